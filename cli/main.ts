@@ -1,0 +1,25 @@
+import { Command } from 'commander';
+import { MeterflowError } from '../core/errors.ts';
+import { registerInfraCommands } from './infra-commands.ts';
+import { registerUpCommand } from './up-command.ts';
+
+const program = new Command('meterflow')
+  .description('Lambda-architecture analytics for smart electricity meters')
+  .option('-c, --config <file>', 'config file (default: meterflow.yaml in the working directory, or $METERFLOW_CONFIG)')
+  .option('--log-level <level>', 'trace, debug, info, warn, error, fatal or silent')
+  .showHelpAfterError();
+
+registerUpCommand(program);
+registerInfraCommands(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof MeterflowError) {
+    process.stderr.write(`meterflow: ${err.code}: ${err.message}\n`);
+    process.exitCode = err.code === 'MF_CONFIG_INVALID' || err.code === 'MF_CONFIG_FILE_UNREADABLE' ? 2 : 1;
+  } else {
+    process.stderr.write(`meterflow: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  }
+}

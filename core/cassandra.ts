@@ -1,0 +1,45 @@
+import cassandra from 'cassandra-driver';
+import type { Config } from './config.ts';
+import { MeterflowError } from './errors.ts';
+
+export type CassandraClient = cassandra.Client;
+
+export function cassandraContactPoints(config: Config): string[] {
+  return config.cassandra.contactPoints ?? [`127.0.0.1:${config.infra.cassandra.nativePort}`];
+}
+
+export function isExternalCassandra(config: Config): boolean {
+  return config.cassandra.contactPoints !== undefined;
+}
+
+/** A driver client; `keyspace: false` for one that is not bound to the meterflow keyspace (migrations). */
+export function createCassandra(config: Config, options: { keyspace?: boolean; connectTimeoutMs?: number } = {}): CassandraClient {
+  return new cassandra.Client({
+    contactPoints: cassandraContactPoints(config),
+    localDataCenter: config.cassandra.localDataCenter,
+    ...(options.keyspace === false ? {} : { keyspace: config.cassandra.keyspace }),
+    socketOptions: {
+      connectTimeout: options.connectTimeoutMs ?? 5_000,
+      readTimeout: config.cassandra.requestTimeoutMs,
+    },
+    queryOptions: { consistency: cassandra.types.consistencies.localQuorum, prepare: true },
+  });
+}
+
+/** Connects and asks the node its version; fails fast with an error that names the contact points. */
+export async function checkCassandraReachable(config: Config): Promise<string> {
+  const client = createCassandra(config, { keyspace: false, connectTimeoutMs: 3_000 });
+  try {
+    await client.connect();
+    const rs = await client.execute('SELECT release_version FROM system.local');
+    return String(rs.first()?.get('release_version'));
+  } catch (cause) {
+    throw new MeterflowError(
+      'MF_CASSANDRA_UNREACHABLE',
+      `cannot reach Cassandra at ${cassandraContactPoints(config).join(',')} (cassandra.contactPoints${isExternalCassandra(config) ? ', e.g. from CASSANDRA_CONTACT_POINTS' : ': the local node; is `meterflow infra up` running?'}): ${(cause as Error).message}`,
+      { cause, details: { contactPoints: cassandraContactPoints(config) } },
+    );
+  } finally {
+    await client.shutdown().catch(() => {});
+  }
+}

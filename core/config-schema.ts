@@ -1,0 +1,133 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The whole configuration of meterflow, one typed object. Every object is strict (unknown keys are
+ * errors, so a typo never silently falls back to a default) and every default lives here.
+ * Components read their own sub-object; nothing else reads the environment.
+ */
+
+const port = z.number().int().min(1).max(65535);
+const hostPort = z.string().regex(/^[^\s:,]+:\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:9092');
+/** Lists may be given as arrays (file) or as comma-separated strings (environment). */
+const list = <T extends z.ZodTypeAny>(item: T) =>
+  z.preprocess(
+    (v) =>
+      typeof v === 'string'
+        ? v
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : v,
+    z.array(item).min(1),
+  );
+
+const topic = (name: string, partitions: number, retentionMs: number, cleanupPolicy: 'delete' | 'compact') =>
+  z
+    .strictObject({
+      name: z
+        .string()
+        .regex(/^[a-zA-Z0-9._-]{1,249}$/, 'a Kafka topic name: letters, digits, ".", "_", "-"')
+        .default(name),
+      partitions: z.number().int().min(1).max(10_000).default(partitions),
+      /** -1 keeps messages forever. */
+      retentionMs: z.number().int().min(-1).default(retentionMs),
+      cleanupPolicy: z.enum(['delete', 'compact']).default(cleanupPolicy),
+    })
+    .prefault({});
+
+const DAY = 86_400_000;
+
+export const configSchema = z.strictObject({
+  /** Where local services keep data, logs and pid files. */
+  stateDir: z.string().min(1).default('.meterflow'),
+  /** Where downloaded Kafka and Cassandra jars are kept across clones and runs. */
+  cacheDir: z
+    .string()
+    .min(1)
+    .default(join(homedir(), '.cache', 'meterflow')),
+  log: z
+    .strictObject({
+      level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    })
+    .prefault({}),
+  kafka: z
+    .strictObject({
+      /** Set (or KAFKA_BROKERS) to use an existing cluster; then `infra up` starts no Kafka. */
+      brokers: list(hostPort).optional(),
+      clientId: z.string().min(1).default('meterflow'),
+      connectionTimeoutMs: z.number().int().min(100).default(3_000),
+      /** Replication of the topics that `migrate` creates (1 for a single local broker). */
+      replicationFactor: z.number().int().min(1).max(16).default(1),
+      topics: z
+        .strictObject({
+          // Readings are kept long enough for a new speed generation to replay from the
+          // offsets of the last batch run; the archive is the permanent copy.
+          readings: topic('meterflow.readings', 6, 7 * DAY, 'delete'),
+          deadLetters: topic('meterflow.dead-letters', 3, 30 * DAY, 'delete'),
+          // Compacted: consumers that start late still see the latest value of every key.
+          viewChanges: topic('meterflow.view-changes', 6, -1, 'compact'),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  cassandra: z
+    .strictObject({
+      /** Set (or CASSANDRA_CONTACT_POINTS) to use an existing cluster; then `infra up` starts no Cassandra. */
+      contactPoints: list(hostPort).optional(),
+      localDataCenter: z.string().min(1).default('datacenter1'),
+      keyspace: z
+        .string()
+        .regex(/^[a-z][a-z0-9_]{0,47}$/, 'a Cassandra keyspace name: lower-case letters, digits, "_"')
+        .default('meterflow'),
+      replication: z
+        .discriminatedUnion('class', [
+          z.strictObject({
+            class: z.literal('SimpleStrategy'),
+            replicationFactor: z.number().int().min(1).max(16).default(1),
+          }),
+          z.strictObject({
+            class: z.literal('NetworkTopologyStrategy'),
+            dataCenters: z.record(z.string().min(1), z.number().int().min(1).max(16)),
+          }),
+        ])
+        .default({ class: 'SimpleStrategy', replicationFactor: 1 }),
+      /** Folder of versioned CQL migrations, applied in order by `migrate`. */
+      migrationsDir: z.string().min(1).optional(),
+      requestTimeoutMs: z.number().int().min(100).default(12_000),
+    })
+    .prefault({}),
+  infra: z
+    .strictObject({
+      kafka: z
+        .strictObject({
+          version: z
+            .string()
+            .regex(/^3\.9\.\d+$/, 'a Kafka 3.9.x version')
+            .default('3.9.1'),
+          port: port.default(9092),
+          controllerPort: port.default(9093),
+          heapMb: z.number().int().min(256).max(16_384).default(768),
+        })
+        .prefault({}),
+      cassandra: z
+        .strictObject({
+          version: z
+            .string()
+            .regex(/^5\.0\.\d+$/, 'a Cassandra 5.0.x version')
+            .default('5.0.5'),
+          nativePort: port.default(9042),
+          storagePort: port.default(7000),
+          heapMb: z.number().int().min(512).max(16_384).default(1_024),
+        })
+        .prefault({}),
+      readyTimeoutMs: z.number().int().min(1_000).default(180_000),
+      stopTimeoutMs: z.number().int().min(1_000).default(60_000),
+    })
+    .prefault({}),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+export type TopicConfig = Config['kafka']['topics']['readings'];
