@@ -1,7 +1,14 @@
 import { Command } from 'commander';
 import { MeterflowError } from '../core/errors.ts';
 import { registerInfraCommands } from './infra-commands.ts';
+import { registerIngestCommands } from './ingest-commands.ts';
 import { registerUpCommand } from './up-command.ts';
+
+// `meterflow meters list | head`: a closed pipe ends the command quietly, as in other Unix tools.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
 
 const program = new Command('meterflow')
   .description('Lambda-architecture analytics for smart electricity meters')
@@ -11,6 +18,7 @@ const program = new Command('meterflow')
 
 registerUpCommand(program);
 registerInfraCommands(program);
+registerIngestCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -98,6 +98,25 @@ export const configSchema = z.strictObject({
       requestTimeoutMs: z.number().int().min(100).default(12_000),
     })
     .prefault({}),
+  ingest: z
+    .strictObject({
+      /** kafkajs is pure JavaScript; rdkafka (node-rdkafka, optional dependency) is faster. */
+      transport: z.enum(['kafkajs', 'rdkafka']).default('kafkajs'),
+      /** Readings per produce request. */
+      batchSize: z.number().int().min(1).max(100_000).default(2_000),
+      /** Produce requests awaiting acknowledgement before the source is paused (back-pressure). */
+      maxInFlightBatches: z.number().int().min(1).max(64).default(4),
+      compression: z.enum(['none', 'gzip']).default('none'),
+      /** How far past now an interval may end before it is FUTURE_TIMESTAMP (meter clock drift). */
+      futureToleranceMs: z
+        .number()
+        .int()
+        .min(0)
+        .default(5 * 60_000),
+      /** Readings older than this are TOO_OLD. */
+      retentionDays: z.number().int().min(1).max(36_500).default(400),
+    })
+    .prefault({}),
   infra: z
     .strictObject({
       kafka: z
