@@ -117,6 +117,47 @@ export const configSchema = z.strictObject({
       retentionDays: z.number().int().min(1).max(36_500).default(400),
     })
     .prefault({}),
+  serving: z
+    .strictObject({
+      /** The API listens here; 127.0.0.1 keeps a fresh install off the network until someone decides otherwise. */
+      host: z.string().min(1).default('127.0.0.1'),
+      port: port.default(8080),
+      /** Largest request body accepted, bytes; a bigger one is refused with 413 before it is read. */
+      bodyLimitBytes: z
+        .number()
+        .int()
+        .min(1_024)
+        .max(256 * 1_048_576)
+        .default(4 * 1_048_576),
+      /** Readings per POST /v1/readings request (JSON array items or NDJSON lines). */
+      maxReadingsPerRequest: z.number().int().min(1).max(100_000).default(10_000),
+      auth: z
+        .strictObject({
+          /**
+           * true: every data and ingest endpoint needs an API key, even before any key exists.
+           * false: endpoints are open only until the first key is created (a fresh local install);
+           * from then on a key is required (revoking every key does not reopen them).
+           */
+          required: z.boolean().default(true),
+          /** How long a key lookup is cached in memory; a revocation takes effect within this time. */
+          cacheTtlMs: z.number().int().min(0).max(3_600_000).default(10_000),
+        })
+        .prefault({}),
+      rateLimit: z
+        .strictObject({
+          /** Requests per key (or per client address without a key) per time window. */
+          max: z.number().int().min(1).default(600),
+          timeWindowMs: z.number().int().min(100).default(60_000),
+        })
+        .prefault({}),
+      /** How often the meter registry is re-read, so newly imported meters are accepted without a restart. */
+      registryRefreshMs: z.number().int().min(1_000).default(30_000),
+      /** Time limit of each readiness probe (Kafka, Cassandra) behind GET /ready. */
+      probeTimeoutMs: z.number().int().min(100).default(2_000),
+      /** On SIGTERM/SIGINT: how long in-flight requests and the pipeline flush may take before exit. */
+      shutdownTimeoutMs: z.number().int().min(100).default(15_000),
+    })
+    .prefault({}),
   infra: z
     .strictObject({
       kafka: z

@@ -45,7 +45,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   }
 
   for (const [name, value] of Object.entries(env)) {
-    if (value === undefined || NOT_CONFIG_KEYS.has(name)) continue;
+    // METERFLOW_TEST_* steer the test harness, not the product.
+    if (value === undefined || NOT_CONFIG_KEYS.has(name) || name.startsWith('METERFLOW_TEST_')) continue;
     const path = ALIASES[name] ?? envPath(name);
     if (path === undefined) continue;
     setPath(raw, path, parseEnvValue(value));

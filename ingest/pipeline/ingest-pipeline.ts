@@ -35,9 +35,11 @@ export interface IngestPipelineOptions {
 interface Pending {
   message: OutboundMessage;
   outcome: IngestOutcome;
-  resolve: (o: IngestOutcome) => void;
-  reject: (e: unknown) => void;
+  resolve: ((o: IngestOutcome) => void) | undefined;
+  reject: ((e: unknown) => void) | undefined;
 }
+
+const ACCEPTED: IngestOutcome = { status: 'accepted' };
 
 /**
  * Every input path ends here: validate (one VEE rule set), encode as Avro, and produce to the
@@ -61,36 +63,41 @@ export class IngestPipeline {
     if (this.failure) throw this.failure;
   }
 
+  /** True when a source may offer more input without waiting. */
+  hasRoom(): boolean {
+    return this.inFlight.size < this.o.maxInFlightBatches;
+  }
+
   /** Queues one input; the promise settles when the broker has acknowledged where it went. */
   enqueue(input: IngestInput): Promise<IngestOutcome> {
     if (this.failure) return Promise.reject(this.failure);
-    return new Promise<IngestOutcome>((resolve, reject) => {
-      if ('reject' in input) {
-        const r = input.reject;
-        this.push(
-          this.deadLetters,
-          this.deadLetter(r.reason, r.message, r.raw, input),
-          { status: 'rejected', reason: r.reason, message: r.message },
-          resolve,
-          reject,
-        );
-        return;
-      }
-      const verdict = validateReading(input.reading, this.o.validation);
-      if (verdict.ok) {
-        const message = { key: verdict.reading.meterId, value: encodeReading(verdict.reading) };
-        this.push(this.readings, message, { status: 'accepted' }, resolve, reject);
-      } else {
-        const raw = input.raw ?? Buffer.from(JSON.stringify(input.reading));
-        this.push(
-          this.deadLetters,
-          this.deadLetter(verdict.reason, verdict.message, raw, input),
-          { status: 'rejected', reason: verdict.reason, message: verdict.message },
-          resolve,
-          reject,
-        );
-      }
-    });
+    return new Promise<IngestOutcome>((resolve, reject) => this.route(input, resolve, reject));
+  }
+
+  /**
+   * Queues one input without a promise of its own: for bulk sources (replay, simulator) that only
+   * need the totals in `stats` after `flush()`. Saves an allocation per reading on the hot path.
+   */
+  offer(input: IngestInput): void {
+    if (this.failure) throw this.failure;
+    this.route(input, undefined, undefined);
+  }
+
+  private route(input: IngestInput, resolve: Pending['resolve'], reject: Pending['reject']): void {
+    if ('reject' in input) {
+      const r = input.reject;
+      const outcome: IngestOutcome = { status: 'rejected', reason: r.reason, message: r.message };
+      this.push(this.deadLetters, this.deadLetter(r.reason, r.message, r.raw, input), outcome, resolve, reject);
+      return;
+    }
+    const verdict = validateReading(input.reading, this.o.validation);
+    if (verdict.ok) {
+      this.push(this.readings, { key: verdict.reading.meterId, value: encodeReading(verdict.reading) }, ACCEPTED, resolve, reject);
+      return;
+    }
+    const raw = input.raw ?? Buffer.from(JSON.stringify(input.reading));
+    const outcome: IngestOutcome = { status: 'rejected', reason: verdict.reason, message: verdict.message };
+    this.push(this.deadLetters, this.deadLetter(verdict.reason, verdict.message, raw, input), outcome, resolve, reject);
   }
 
   /** Sends what is queued and waits for every acknowledgement. */
@@ -141,23 +148,24 @@ export class IngestPipeline {
       .then(
         () => {
           ingestMetrics.produceSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+          let accepted = 0;
           for (const b of batch) {
-            if (b.outcome.status === 'accepted') {
-              this.stats.accepted++;
-              ingestMetrics.readings.inc({ outcome: 'accepted' });
-            } else {
+            if (b.outcome.status === 'accepted') accepted++;
+            else {
               this.stats.deadLettered++;
               this.stats.byReason[b.outcome.reason] = (this.stats.byReason[b.outcome.reason] ?? 0) + 1;
               ingestMetrics.readings.inc({ outcome: 'dead-lettered', reason: b.outcome.reason });
             }
-            b.resolve(b.outcome);
+            b.resolve?.(b.outcome);
           }
+          this.stats.accepted += accepted;
+          if (accepted > 0) ingestMetrics.readings.inc({ outcome: 'accepted' }, accepted);
         },
         (err: unknown) => {
           // The transport already retried; nothing in this batch counts, and the source must stop.
           this.failure ??= err;
           this.o.log.error({ err, topic, messages: batch.length }, 'produce failed');
-          for (const b of batch) b.reject(err);
+          for (const b of batch) b.reject?.(err);
         },
       )
       .finally(() => this.inFlight.delete(p));

@@ -49,6 +49,12 @@ export async function readMeterFile(path: string): Promise<Meter[]> {
     );
   }
   if (!Array.isArray(rows)) throw new MeterflowError('MF_BAD_REQUEST', `meter file ${path} must hold an array of meters`);
+  if (rows.length === 0) {
+    throw new MeterflowError(
+      'MF_BAD_REQUEST',
+      `meter file ${path} holds no meters (CSV needs a header row naming ${Object.keys(meterSchema.shape).join(',')})`,
+    );
+  }
   const meters: Meter[] = [];
   const problems: string[] = [];
   const seen = new Set<string>();

@@ -30,13 +30,10 @@ export async function replayFiles(
   for (const file of files) {
     let lastLine = 0;
     for await (const item of parseFile(file, format, options.mapping)) {
-      await pipeline.ready();
+      if (!pipeline.hasRoom()) await pipeline.ready();
       const origin = { kind: 'file' as const, file: item.file, line: item.line };
-      if (item.reading) {
-        void pipeline.enqueue({ reading: item.reading, source: item.reading.source, origin }).catch(() => {});
-      } else {
-        void pipeline.enqueue({ reject: item.reject, source: `replay:${format}:${item.file}`, origin }).catch(() => {});
-      }
+      if (item.reading) pipeline.offer({ reading: item.reading, source: item.reading.source, origin });
+      else pipeline.offer({ reject: item.reject, source: `replay:${format}:${item.file}`, origin });
       items++;
       if (item.line !== lastLine) {
         lines += item.line - lastLine;
