@@ -2,6 +2,9 @@ import { Command } from 'commander';
 import { MeterflowError } from '../core/errors.ts';
 import { registerInfraCommands } from './infra-commands.ts';
 import { registerIngestCommands } from './ingest-commands.ts';
+import { registerKeysCommands } from './keys-commands.ts';
+import { registerServeCommand } from './serve-command.ts';
+import { registerSpeedCommand } from './speed-command.ts';
 import { registerUpCommand } from './up-command.ts';
 
 // `meterflow meters list | head`: a closed pipe ends the command quietly, as in other Unix tools.
@@ -19,6 +22,9 @@ const program = new Command('meterflow')
 registerUpCommand(program);
 registerInfraCommands(program);
 registerIngestCommands(program);
+registerSpeedCommand(program);
+registerServeCommand(program);
+registerKeysCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -43,3 +43,10 @@ export async function checkCassandraReachable(config: Config): Promise<string> {
     await client.shutdown().catch(() => {});
   }
 }
+
+/** bigint columns come back as driver Long objects; counts and offsets here fit a double exactly. */
+export function toNumber(value: unknown): number {
+  if (typeof value === 'number') return value;
+  if (value !== null && typeof value === 'object' && 'toNumber' in value) return (value as { toNumber(): number }).toNumber();
+  return Number(value);
+}

@@ -121,7 +121,8 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** The API listens here; 127.0.0.1 keeps a fresh install off the network until someone decides otherwise. */
       host: z.string().min(1).default('127.0.0.1'),
-      port: port.default(8080),
+      /** 0: any free port (printed at start). */
+      port: z.number().int().min(0).max(65535).default(8080),
       /** Largest request body accepted, bytes; a bigger one is refused with 413 before it is read. */
       bodyLimitBytes: z
         .number()
@@ -156,6 +157,23 @@ export const configSchema = z.strictObject({
       probeTimeoutMs: z.number().int().min(100).default(2_000),
       /** On SIGTERM/SIGINT: how long in-flight requests and the pipeline flush may take before exit. */
       shutdownTimeoutMs: z.number().int().min(100).default(15_000),
+    })
+    .prefault({}),
+  speed: z
+    .strictObject({
+      /** Consumer group of the speed layer; every speed process of one deployment shares it. */
+      groupId: z.string().min(1).default('meterflow-speed'),
+      /** How often folded partials are written to Cassandra (and view changes published). */
+      flushIntervalMs: z.number().int().min(10).max(60_000).default(500),
+      /** Cassandra writes in flight per flush. */
+      writeConcurrency: z.number().int().min(1).max(1_024).default(128),
+      /** How often the meter registry and the batch generation are re-read. */
+      refreshIntervalMs: z.number().int().min(100).default(5_000),
+      /** TTL of speed rows (0: none). Set it well above the batch cadence as a safety net for rows of retired generations. */
+      rowTtlSeconds: z.number().int().min(0).default(0),
+      /** Back-off bounds while Cassandra is unavailable (the consumer stays paused meanwhile). */
+      retryMinMs: z.number().int().min(10).default(200),
+      retryMaxMs: z.number().int().min(100).default(10_000),
     })
     .prefault({}),
   infra: z

@@ -1,10 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isExternalCassandra } from '../../core/cassandra.ts';
+import { checkCassandraReachable, isExternalCassandra } from '../../core/cassandra.ts';
 import type { Config } from '../../core/config.ts';
 import { MeterflowError } from '../../core/errors.ts';
-import { isExternalKafka } from '../../core/kafka.ts';
+import { checkKafkaReachable, isExternalKafka } from '../../core/kafka.ts';
 import type { Logger } from '../../core/logger.ts';
 import { cassandraNode } from './cassandra-node.ts';
 import { ensureJars, lastLines } from './jar-cache.ts';
@@ -99,7 +99,7 @@ export class LocalInfra {
         if (this.isExternal(s.name)) {
           const address =
             s.name === 'kafka' ? (this.config.kafka.brokers ?? []).join(',') : (this.config.cassandra.contactPoints ?? []).join(',');
-          const health = await this.health(s);
+          const health = await this.externalHealth(s.name);
           return { name: s.name, mode: 'external', address, running: health.healthy, ...health };
         }
         const record = readRecord(s.pidFile);
@@ -129,6 +129,20 @@ export class LocalInfra {
 
   logFiles(only?: ServiceName[]): string[] {
     return this.selected(only).flatMap((s) => [s.logFile, s.consoleFile]);
+  }
+
+  /** Probes the configured cluster itself (never the local ports, which may run something else). */
+  private async externalHealth(name: ServiceName): Promise<{ healthy: boolean; detail: string }> {
+    try {
+      if (name === 'kafka')
+        return {
+          healthy: true,
+          detail: `${(await checkKafkaReachable(this.config, this.log.child({}, { level: 'silent' }))).length} topics`,
+        };
+      return { healthy: true, detail: `Cassandra ${await checkCassandraReachable(this.config)}` };
+    } catch (err) {
+      return { healthy: false, detail: (err as Error).message.split('\n')[0] ?? 'unhealthy' };
+    }
   }
 
   private async health(s: LocalService): Promise<{ healthy: boolean; detail: string }> {

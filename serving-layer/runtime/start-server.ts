@@ -1,0 +1,83 @@
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import { checkCassandraReachable, createCassandra } from '../../core/cassandra.ts';
+import type { Config } from '../../core/config.ts';
+import { MeterflowError } from '../../core/errors.ts';
+import { checkKafkaReachable, createKafka } from '../../core/kafka.ts';
+import type { Logger } from '../../core/logger.ts';
+import { MeterRegistryStore } from '../../core/meter-registry.ts';
+import { createIngestPipeline } from '../../ingest/pipeline/create-pipeline.ts';
+import type { Meter } from '../../schemas/reading.ts';
+import { buildApp } from '../app.ts';
+import { CassandraKeyStore } from '../auth/cassandra-key-store.ts';
+import { cassandraProbe, kafkaProbe } from './probes.ts';
+import { startRegistryRefresh } from './registry-refresh.ts';
+import { RenewingIngest } from './renewing-ingest.ts';
+
+export interface RunningServer {
+  app: FastifyInstance;
+  url: string;
+  /** Stops accepting, lets in-flight requests finish, flushes the pipeline, disconnects. */
+  close(): Promise<void>;
+}
+
+/**
+ * Everything `meterflow serve` runs, wired from real services: Cassandra (keys, meter registry),
+ * Kafka (ingest pipeline), the registry refresh, and the app listening on serving.host:port.
+ */
+export async function startServer(config: Config, log: Logger, options: { routes?: FastifyPluginAsync[] } = {}): Promise<RunningServer> {
+  // Fail fast, naming the unreachable cluster and where it was configured.
+  await Promise.all([checkKafkaReachable(config, log), checkCassandraReachable(config)]);
+  const cassandra = createCassandra(config);
+  const kafkaReady = kafkaProbe(createKafka(config, log));
+  const cleanups: (() => Promise<unknown>)[] = [() => cassandra.shutdown(), () => kafkaReady.close()];
+  const cleanup = async () => {
+    for (const c of cleanups.reverse()) await c().catch((err: unknown) => log.warn({ err }, 'shutdown step failed'));
+  };
+  try {
+    await cassandra.connect();
+    const keyStore = new CassandraKeyStore(cassandra);
+    await keyStore.anyExist().catch((cause: unknown) => {
+      throw new MeterflowError(
+        'MF_MIGRATION_FAILED',
+        `cannot read the api_keys table; run \`meterflow migrate\`: ${(cause as Error).message}`,
+        {
+          cause,
+        },
+      );
+    });
+
+    const registry = new MeterRegistryStore(cassandra);
+    // The validation context reads this Map; the refresh updates it in place.
+    const meters: Map<string, Meter> = await registry.asMap();
+    const refresh = startRegistryRefresh(() => registry.asMap(), meters, config.serving.registryRefreshMs, log);
+    cleanups.push(async () => refresh.stop());
+
+    const ingest = new RenewingIngest(() => createIngestPipeline(config, log, meters), log);
+    cleanups.push(() => ingest.close());
+    await ingest.start();
+
+    const app = await buildApp({
+      config,
+      log,
+      keyStore,
+      probes: { kafka: kafkaReady, cassandra: cassandraProbe(cassandra) },
+      ingest,
+      ...(options.routes ? { routes: options.routes } : {}),
+    });
+    // Closed first: no new requests, in-flight ones finish, then the pipeline flushes.
+    cleanups.push(() => app.close());
+    const url = await app.listen({ host: config.serving.host, port: config.serving.port }).catch((cause: NodeJS.ErrnoException) => {
+      if (cause.code !== 'EADDRINUSE' && cause.code !== 'EACCES') throw cause;
+      throw new MeterflowError(
+        'MF_PORT_IN_USE',
+        `cannot listen on ${config.serving.host}:${config.serving.port} (${cause.code}); set serving.port (METERFLOW_SERVING__PORT) to a free port`,
+        { cause },
+      );
+    });
+    log.info({ url, meters: meters.size }, 'serving');
+    return { app, url, close: cleanup };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}

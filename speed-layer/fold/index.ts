@@ -1,0 +1,1 @@
+export { type DirtyPartial, type FlushBatch, type FoldOutcome, ViewFold, type ViewFoldOptions } from './view-fold.ts';

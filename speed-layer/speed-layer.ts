@@ -1,0 +1,314 @@
+import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
+import type { CassandraClient } from '../core/cassandra.ts';
+import type { Config } from '../core/config.ts';
+import { isMeterflowError } from '../core/errors.ts';
+import { GenerationStore } from '../core/generation-store.ts';
+import type { Logger } from '../core/logger.ts';
+import { MeterRegistryStore } from '../core/meter-registry.ts';
+import { decodeReading, encodeDeadLetter } from '../schemas/avro/codec.ts';
+import type { Generation } from '../schemas/generation.ts';
+import type { Meter } from '../schemas/reading.ts';
+import { VIEWS, type ViewDefinition } from '../schemas/views/index.ts';
+import { speedMetrics } from './metrics.ts';
+import { PartitionWorker, type PendingFlush } from './partition-worker.ts';
+import { SpeedStore } from './store/speed-store.ts';
+import { publishViewChanges } from './view-change-publisher.ts';
+
+export interface SpeedLayerOptions {
+  config: Config;
+  log: Logger;
+  kafka: Kafka;
+  cassandra: CassandraClient;
+  views?: readonly ViewDefinition[];
+}
+
+/**
+ * `meterflow speed`: a consumer group over the readings topic that folds readings into every
+ * view and writes absolute partials to Cassandra.
+ *
+ * Exactly once, in effect:
+ * - on assignment a partition is read again from its generation's start offset (B[p] + 1), so
+ *   the in-memory fold is a function of the log, never of what happened to die with a process;
+ * - each flush writes the checkpoint, then the rows, each USING TIMESTAMP offset + 1: a replayed
+ *   or stale write never replaces a newer one, and a rewrite of the same offset is a no-op;
+ * - a flush that fails is retried, with the consumer paused, until it succeeds: the next flush
+ *   never starts before it, so no change is skipped and memory stays bounded.
+ * Nothing relies on Kafka consumer-group commits, so a rebalance only moves work.
+ */
+export class SpeedLayer {
+  private readonly config: Config;
+  private readonly log: Logger;
+  private readonly consumer: Consumer;
+  private readonly producer: Producer;
+  private readonly store: SpeedStore;
+  private readonly generations: GenerationStore;
+  private readonly registry: MeterRegistryStore;
+  private readonly views: readonly ViewDefinition[];
+  private readonly viewsByName: Map<string, ViewDefinition>;
+  private readonly topic: string;
+  private readonly workers = new Map<number, PartitionWorker>();
+  private meters = new Map<string, Meter>();
+  private generation: Generation | undefined;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  /** Flushes run one at a time, in order (timer, generation switch, stop). */
+  private flushChain: Promise<void> = Promise.resolve();
+  private stopped = false;
+  private paused = false;
+  private readonly admin: ReturnType<Kafka['admin']>;
+
+  constructor(o: SpeedLayerOptions) {
+    this.config = o.config;
+    this.log = o.log.child({ component: 'speed' });
+    this.topic = o.config.kafka.topics.readings.name;
+    this.views = o.views ?? VIEWS;
+    this.viewsByName = new Map(this.views.map((v) => [v.name, v]));
+    this.consumer = o.kafka.consumer({
+      groupId: o.config.speed.groupId,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+      maxBytesPerPartition: 4 * 1024 * 1024,
+      retry: { retries: 10 },
+    });
+    this.producer = o.kafka.producer({ idempotent: true, maxInFlightRequests: 5 });
+    this.admin = o.kafka.admin();
+    this.store = new SpeedStore(o.cassandra, {
+      writeConcurrency: o.config.speed.writeConcurrency,
+      rowTtlSeconds: o.config.speed.rowTtlSeconds,
+    });
+    this.generations = new GenerationStore(o.cassandra);
+    this.registry = new MeterRegistryStore(o.cassandra);
+  }
+
+  async start(): Promise<void> {
+    this.meters = await this.registry.asMap();
+    this.generation = await this.generations.current();
+    this.log.info({ generation: this.generation.generation, meters: this.meters.size }, 'speed layer starting');
+    await Promise.all([this.producer.connect(), this.admin.connect(), this.consumer.connect()]);
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
+      const assigned = (e.payload.memberAssignment[this.topic] ?? []) as number[];
+      void this.assign(assigned).catch((err) => this.log.error({ err }, 'assignment failed'));
+    });
+    // Start from the earliest offset when there is no commit (there never is): each partition is
+    // then seeked to its generation's start, and anything fetched before the seek is ignored.
+    await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
+    await this.consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.onBatch(p) });
+    this.scheduleFlush();
+    this.refreshTimer = setInterval(() => void this.refresh(), this.config.speed.refreshIntervalMs);
+  }
+
+  /** Flushes what is folded, then leaves the group. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.flushTimer);
+    clearInterval(this.refreshTimer);
+    await this.consumer.stop();
+    await this.flushing;
+    await this.flushAll().catch((err) => this.log.warn({ err }, 'final flush failed; the next owner will rebuild'));
+    await Promise.allSettled([this.consumer.disconnect(), this.producer.disconnect(), this.admin.disconnect()]);
+  }
+
+  /** Partitions owned now and how far each is folded (for tests and /ready). */
+  status(): { partition: number; generation: number; nextOffset: number; caughtUp: boolean }[] {
+    return [...this.workers.values()].map((w) => ({
+      partition: w.partition,
+      generation: w.generation.generation,
+      nextOffset: w.nextOffset,
+      caughtUp: w.caughtUp,
+    }));
+  }
+
+  private async assign(partitions: number[]): Promise<void> {
+    const keep = new Set(partitions);
+    for (const p of this.workers.keys()) if (!keep.has(p)) this.workers.delete(p);
+    const fresh = partitions.filter((p) => !this.workers.has(p));
+    if (fresh.length === 0 || this.generation === undefined) return;
+    const watermarks = await this.highWatermarks();
+    for (const p of fresh) this.startWorker(this.generation, p, watermarks.get(p) ?? 0);
+    this.log.info(
+      { partitions: fresh, generation: this.generation.generation },
+      'partitions assigned; rebuilding from the generation start',
+    );
+  }
+
+  private startWorker(generation: Generation, partition: number, highWatermark: number): void {
+    const worker = new PartitionWorker(generation, partition, this.views, (id) => this.meters.get(id), highWatermark);
+    this.workers.set(partition, worker);
+    this.consumer.seek({ topic: this.topic, partition, offset: String(worker.startOffset) });
+  }
+
+  private async highWatermarks(): Promise<Map<number, number>> {
+    const offsets = await this.admin.fetchTopicOffsets(this.topic);
+    return new Map(offsets.map((o) => [o.partition, Number(o.high)]));
+  }
+
+  private async onBatch({ batch, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const worker = this.workers.get(batch.partition);
+    if (worker === undefined) return;
+    let folded = 0;
+    for (const message of batch.messages) {
+      if (!isRunning() || isStale()) break;
+      const offset = Number(message.offset);
+      if (offset < worker.nextOffset) continue;
+      if (offset > worker.nextOffset) {
+        // Only log retention makes holes in the readings topic: those readings are gone from Kafka
+        // and must come from the batch layer's master dataset.
+        this.log.warn({ partition: batch.partition, expected: worker.nextOffset, got: offset }, 'gap in the readings topic (retention?)');
+      }
+      const value = message.value;
+      let reading: ReturnType<typeof decodeReading> | undefined;
+      try {
+        reading = decodeReading(value ?? Buffer.alloc(0));
+      } catch (err) {
+        await this.deadLetter(
+          value ?? Buffer.alloc(0),
+          isMeterflowError(err) && err.code !== 'MF_SCHEMA_DECODE_FAILED' ? 'WRONG_SCHEMA' : 'MALFORMED',
+          err,
+          batch.partition,
+          offset,
+        );
+        worker.skip(offset);
+        continue;
+      }
+      if (!this.meters.has(reading.meterId)) {
+        await this.reloadMeters();
+        if (!this.meters.has(reading.meterId)) {
+          await this.deadLetter(
+            value as Buffer,
+            'UNKNOWN_METER',
+            new Error(`meter ${reading.meterId} is not in the registry`),
+            batch.partition,
+            offset,
+          );
+          worker.skip(offset);
+          continue;
+        }
+      }
+      worker.accept(reading, offset);
+      folded++;
+      if ((folded & 4095) === 0) await heartbeat();
+    }
+    speedMetrics.readings.inc({ partition: String(batch.partition) }, folded);
+    speedMetrics.lag.set({ partition: String(batch.partition) }, Math.max(0, Number(batch.highWatermark) - worker.nextOffset));
+    await heartbeat();
+  }
+
+  private async deadLetter(original: Buffer, reason: string, err: unknown, partition: number, offset: number): Promise<void> {
+    speedMetrics.deadLetters.inc({ reason });
+    await this.producer.send({
+      topic: this.config.kafka.topics.deadLetters.name,
+      acks: -1,
+      messages: [
+        {
+          key: reason,
+          value: encodeDeadLetter({
+            reason,
+            message: err instanceof Error ? err.message : String(err),
+            original,
+            source: 'speed-layer',
+            origin: { kind: 'kafka', topic: this.topic, partition, offset },
+            time: Date.now(),
+          }),
+          headers: { reason },
+        },
+      ],
+    });
+  }
+
+  private scheduleFlush(): void {
+    if (this.stopped) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushing = this.flushAll()
+        .catch((err) => this.log.error({ err }, 'flush failed'))
+        .finally(() => {
+          this.flushing = undefined;
+          this.scheduleFlush();
+        });
+    }, this.config.speed.flushIntervalMs);
+  }
+
+  private flushAll(): Promise<void> {
+    const run = this.flushChain.then(() => this.flushWorkers());
+    this.flushChain = run.catch(() => {});
+    return run;
+  }
+
+  private async flushWorkers(): Promise<void> {
+    for (const worker of [...this.workers.values()]) {
+      const pending = worker.takeFlush();
+      if (pending === undefined) continue;
+      await this.writeWithRetry(pending);
+      worker.flushed(pending);
+      speedMetrics.partials.set({ partition: String(worker.partition) }, 0);
+    }
+  }
+
+  /** Retries until Cassandra takes the flush; the consumer is paused meanwhile (back-pressure). */
+  private async writeWithRetry(f: PendingFlush): Promise<void> {
+    let delay = this.config.speed.retryMinMs;
+    for (let attempt = 1; ; attempt++) {
+      const started = process.hrtime.bigint();
+      try {
+        await this.store.writeCheckpoint({
+          generation: f.generation,
+          partition: f.partition,
+          throughOffset: f.throughOffset,
+          caughtUp: f.caughtUp,
+        });
+        await this.store.writeRows(f.generation, f.partition, f.throughOffset, f.rows);
+        await publishViewChanges(this.producer, this.config.kafka.topics.viewChanges.name, this.viewsByName, f);
+        speedMetrics.flushSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+        speedMetrics.flushedRows.inc(f.rows.length);
+        if (this.paused) {
+          this.consumer.resume([{ topic: this.topic }]);
+          this.paused = false;
+          this.log.info({ attempt }, 'flush succeeded; consumer resumed');
+        }
+        return;
+      } catch (err) {
+        speedMetrics.flushFailures.inc();
+        if (!this.paused) {
+          this.consumer.pause([{ topic: this.topic }]);
+          this.paused = true;
+        }
+        this.log.warn(
+          { err: (err as Error).message, attempt, delayMs: delay, partition: f.partition },
+          'flush failed; consumer paused, retrying',
+        );
+        if (this.stopped && attempt >= 3) throw err;
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(this.config.speed.retryMaxMs, delay * 2);
+      }
+    }
+  }
+
+  private async reloadMeters(): Promise<void> {
+    try {
+      this.meters = await this.registry.asMap();
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'could not reload the meter registry');
+    }
+  }
+
+  /** Picks up new meters and a newly published batch generation (then rebuilds from its offsets). */
+  private async refresh(): Promise<void> {
+    await this.reloadMeters();
+    let latest: Generation;
+    try {
+      latest = await this.generations.current();
+    } catch {
+      return;
+    }
+    if (this.generation === undefined || latest.generation <= this.generation.generation) return;
+    this.log.info(
+      { from: this.generation.generation, to: latest.generation },
+      'new batch generation: rebuilding speed views from its offsets',
+    );
+    await this.flushing;
+    await this.flushAll();
+    this.generation = latest;
+    const watermarks = await this.highWatermarks();
+    for (const p of [...this.workers.keys()]) this.startWorker(latest, p, watermarks.get(p) ?? 0);
+  }
+}

@@ -1,0 +1,115 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { type CassandraClient, createCassandra, toNumber } from '../../core/cassandra.ts';
+import type { Config } from '../../core/config.ts';
+import { createLogger } from '../../core/logger.ts';
+import { migrate } from '../../infra/migrate/migrate.ts';
+import { SpeedStore } from '../../speed-layer/store/speed-store.ts';
+import { BIN, ROOT } from './cli.ts';
+import { topicMessageCount } from './kafka-helpers.ts';
+
+const log = createLogger('test-speed', 'warn');
+
+/** A keyspace of the test's own (created and migrated), so speed rows of other tests never mix in. */
+export async function withFreshKeyspace(config: Config, name: string): Promise<Config> {
+  const fresh: Config = { ...config, cassandra: { ...config.cassandra, keyspace: name } };
+  const admin = createCassandra(fresh, { keyspace: false });
+  try {
+    await admin.execute(`DROP KEYSPACE IF EXISTS ${name}`);
+  } finally {
+    await admin.shutdown();
+  }
+  await migrate(fresh, log);
+  return fresh;
+}
+
+/** Every speed row of a generation, as `view|grain|key|bucket|partition → states JSON`. */
+export async function dumpSpeedRows(config: Config, generation = 0): Promise<Map<string, string>> {
+  const client = createCassandra(config);
+  try {
+    const out = new Map<string, string>();
+    let pageState: string | undefined;
+    do {
+      const rs = await client.execute(
+        'SELECT view_name, generation, row_key, grain, bucket, kafka_partition, states FROM speed_partials',
+        [],
+        {
+          prepare: true,
+          fetchSize: 5_000,
+          ...(pageState ? { pageState } : {}),
+        },
+      );
+      for (const r of rs.rows) {
+        if (toNumber(r.get('generation')) !== generation) continue;
+        out.set(
+          `${r.get('view_name')}|${r.get('grain')}|${r.get('row_key')}|${(r.get('bucket') as Date).getTime()}|${r.get('kafka_partition')}`,
+          r.get('states') as string,
+        );
+      }
+      pageState = rs.pageState ?? undefined;
+    } while (pageState);
+    return out;
+  } finally {
+    await client.shutdown();
+  }
+}
+
+/** Waits until every partition of the readings topic is folded to its end and flushed, caught up. */
+export async function waitForSpeedCaughtUp(config: Config, timeoutMs: number, client?: CassandraClient): Promise<void> {
+  const own = client ?? createCassandra(config);
+  const store = new SpeedStore(own, { writeConcurrency: 1, rowTtlSeconds: 0 });
+  const deadline = Date.now() + timeoutMs;
+  try {
+    const { createKafka } = await import('../../core/kafka.ts');
+    const admin = createKafka(config, log).admin();
+    await admin.connect();
+    try {
+      for (;;) {
+        const offsets = await admin.fetchTopicOffsets(config.kafka.topics.readings.name);
+        const checkpoints = await store.checkpoints(0);
+        const done = offsets.every((o) => {
+          const c = checkpoints.find((x) => x.partition === o.partition);
+          return c?.caughtUp === true && c.throughOffset >= Number(o.high) - 1;
+        });
+        if (done) return;
+        if (Date.now() > deadline) {
+          throw new Error(
+            `speed layer not caught up after ${timeoutMs} ms: ${JSON.stringify({ offsets: offsets.map((o) => [o.partition, o.high]), checkpoints })}`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    } finally {
+      await admin.disconnect();
+    }
+  } finally {
+    if (client === undefined) await own.shutdown();
+  }
+}
+
+export { topicMessageCount };
+
+/** The environment that points a `meterflow` child process at a test config. */
+export function cliEnv(config: Config): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    KAFKAJS_NO_PARTITIONER_WARNING: '1',
+    METERFLOW_STATE_DIR: config.stateDir,
+    METERFLOW_LOG__LEVEL: 'warn',
+    METERFLOW_INFRA__KAFKA__PORT: String(config.infra.kafka.port),
+    METERFLOW_INFRA__CASSANDRA__NATIVE_PORT: String(config.infra.cassandra.nativePort),
+    METERFLOW_CASSANDRA__KEYSPACE: config.cassandra.keyspace,
+    METERFLOW_KAFKA__TOPICS__READINGS__NAME: config.kafka.topics.readings.name,
+    METERFLOW_KAFKA__TOPICS__DEAD_LETTERS__NAME: config.kafka.topics.deadLetters.name,
+    METERFLOW_KAFKA__TOPICS__VIEW_CHANGES__NAME: config.kafka.topics.viewChanges.name,
+    METERFLOW_SPEED__GROUP_ID: config.speed.groupId,
+    METERFLOW_SPEED__FLUSH_INTERVAL_MS: String(config.speed.flushIntervalMs),
+    METERFLOW_INGEST__RETENTION_DAYS: String(config.ingest.retentionDays),
+    ...(config.kafka.brokers ? { KAFKA_BROKERS: config.kafka.brokers.join(',') } : {}),
+    ...(config.cassandra.contactPoints ? { CASSANDRA_CONTACT_POINTS: config.cassandra.contactPoints.join(',') } : {}),
+  };
+}
+
+/** `meterflow speed` as a child process (so a test can kill -9 it). */
+export function spawnSpeed(config: Config): ChildProcess {
+  return spawn(process.execPath, [BIN, 'speed'], { cwd: ROOT, env: cliEnv(config), stdio: ['ignore', 'ignore', 'pipe'] });
+}
