@@ -166,7 +166,7 @@ export const configSchema = z.strictObject({
       /** How often folded partials are written to Cassandra (and view changes published). */
       flushIntervalMs: z.number().int().min(10).max(60_000).default(500),
       /** Cassandra writes in flight per flush. */
-      writeConcurrency: z.number().int().min(1).max(1_024).default(128),
+      writeConcurrency: z.number().int().min(1).max(1_024).default(32),
       /** How often the meter registry and the batch generation are re-read. */
       refreshIntervalMs: z.number().int().min(100).default(5_000),
       /** TTL of speed rows (0: none). Set it well above the batch cadence as a safety net for rows of retired generations. */
@@ -174,6 +174,51 @@ export const configSchema = z.strictObject({
       /** Back-off bounds while Cassandra is unavailable (the consumer stays paused meanwhile). */
       retryMinMs: z.number().int().min(10).default(200),
       retryMaxMs: z.number().int().min(100).default(10_000),
+    })
+    .prefault({}),
+  batch: z
+    .strictObject({
+      /** Folder of the master dataset (`master/`) and the batch views (`views/`); default `<stateDir>/batch`. */
+      dataDir: z.string().min(1).optional(),
+      archive: z
+        .strictObject({
+          /** Consumer group of the archiver (offsets come from the master manifest, never from this group's commits). */
+          groupId: z.string().min(1).default('meterflow-archiver'),
+          /** A partition's buffer is written as one Parquet file once it holds this many readings... */
+          flushReadings: z.number().int().min(1).max(10_000_000).default(500_000),
+          /** ...or once its oldest buffered reading is this old (continuous mode). */
+          flushIntervalMs: z.number().int().min(100).default(300_000),
+        })
+        .prefault({}),
+      recompute: z
+        .strictObject({
+          /** DuckDB memory_limit of a batch run; beyond it DuckDB spills to `<dataDir>/tmp`. */
+          memoryLimit: z
+            .string()
+            .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/, 'a size such as 2GB or 512MiB')
+            .default('2GB'),
+          /** DuckDB threads (0: DuckDB's default, one per core). */
+          threads: z.number().int().min(0).max(256).default(0),
+        })
+        .prefault({}),
+      gc: z
+        .strictObject({
+          /** Complete batch versions kept by `batch gc` (the current one is always kept). */
+          keepVersions: z.number().int().min(1).max(1_000).default(3),
+          /** Unreferenced master files and unfinished version folders younger than this are left alone (a run may be writing them). */
+          orphanMinAgeMs: z.number().int().min(0).default(3_600_000),
+        })
+        .prefault({}),
+      jobs: z
+        .strictObject({
+          /** Cron expressions (croner syntax, seconds optional) of `meterflow jobs start`; "off" disables one. */
+          archive: z.string().min(1).default('*/10 * * * *'),
+          recompute: z.string().min(1).default('20 * * * *'),
+          gc: z.string().min(1).default('40 3 * * *'),
+          /** A job's lease lives this long unless renewed (renewed every third of it while the job runs). */
+          leaseTtlSeconds: z.number().int().min(2).max(86_400).default(120),
+        })
+        .prefault({}),
     })
     .prefault({}),
   infra: z

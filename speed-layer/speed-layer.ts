@@ -66,7 +66,9 @@ export class SpeedLayer {
     this.viewsByName = new Map(this.views.map((v) => [v.name, v]));
     this.consumer = o.kafka.consumer({
       groupId: o.config.speed.groupId,
-      sessionTimeout: 30_000,
+      // Generous: a flush of a large catch-up can keep the event loop busy for seconds.
+      sessionTimeout: 60_000,
+      rebalanceTimeout: 60_000,
       heartbeatInterval: 3_000,
       maxBytesPerPartition: 4 * 1024 * 1024,
       retry: { retries: 10 },

@@ -37,5 +37,8 @@ export async function publishViewChanges(
       }),
     };
   });
-  await producer.send({ topic, acks: -1, messages });
+  // Chunks keep each produce request under the broker's message.max.bytes (1 MiB by default).
+  for (let i = 0; i < messages.length; i += CHUNK) await producer.send({ topic, acks: -1, messages: messages.slice(i, i + CHUNK) });
 }
+
+const CHUNK = 1_000;

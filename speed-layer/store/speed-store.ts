@@ -3,6 +3,9 @@ import { type CassandraClient, toNumber } from '../../core/cassandra.ts';
 import type { GrainId, MeasureStates } from '../../schemas/views/index.ts';
 import { partitionPeriod } from '../../schemas/views/speed-period.ts';
 
+/** Statements per single-partition batch (keeps a batch well under Cassandra's size warning). */
+const MAX_BATCH = 48;
+
 export interface SpeedRowWrite {
   view: string;
   grain: GrainId;
@@ -28,36 +31,61 @@ export interface SpeedCheckpoint {
 export class SpeedStore {
   private readonly upsertRow: string;
   private readonly deleteRow =
-    'DELETE FROM speed_partials USING TIMESTAMP ? WHERE view_name = ? AND generation = ? AND row_key = ? AND grain = ? AND period = ? AND bucket = ? AND kafka_partition = ?';
+    'DELETE FROM speed_partials WHERE view_name = ? AND generation = ? AND row_key = ? AND grain = ? AND period = ? AND bucket = ? AND kafka_partition = ?';
 
   constructor(
     private readonly client: CassandraClient,
     private readonly options: { writeConcurrency: number; rowTtlSeconds: number },
   ) {
-    this.upsertRow = `INSERT INTO speed_partials (view_name, generation, row_key, grain, period, bucket, kafka_partition, states, through_offset) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ? AND TTL ${Math.trunc(options.rowTtlSeconds)}`;
+    const ttl = Math.trunc(options.rowTtlSeconds) > 0 ? ` USING TTL ${Math.trunc(options.rowTtlSeconds)}` : '';
+    this.upsertRow = `INSERT INTO speed_partials (view_name, generation, row_key, grain, period, bucket, kafka_partition, states, through_offset) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)${ttl}`;
   }
 
-  /** Writes absolute partials of one Kafka partition as of `throughOffset`. */
+  /**
+   * Writes absolute partials of one Kafka partition as of `throughOffset`. Rows of one Cassandra
+   * partition (a key's day of 15-minute buckets, say) go together in an unlogged single-partition
+   * batch: one request, applied atomically and in isolation by the replica.
+   */
   async writeRows(generation: number, partition: number, throughOffset: number, rows: readonly SpeedRowWrite[]): Promise<void> {
-    const ts = cassandra.types.Long.fromNumber(throughOffset + 1);
-    const queue = rows.map((r) => {
-      const period = new Date(partitionPeriod(r.grain, r.bucket));
+    const timestamp = cassandra.types.Long.fromNumber(throughOffset + 1);
+    const groups = new Map<string, { query: string; params: unknown[] }[]>();
+    for (const r of rows) {
+      const period = partitionPeriod(r.grain, r.bucket);
+      const id = `${r.view}\u0000${r.key}\u0000${r.grain}\u0000${period}`;
+      let group = groups.get(id);
+      if (group === undefined) {
+        group = [];
+        groups.set(id, group);
+      }
       const bucket = new Date(r.bucket);
-      return r.removed
-        ? { query: this.deleteRow, params: [ts, r.view, generation, r.key, r.grain, period, bucket, partition] }
-        : {
-            query: this.upsertRow,
-            params: [r.view, generation, r.key, r.grain, period, bucket, partition, JSON.stringify(r.states), throughOffset, ts],
-          };
-    });
-    await runConcurrently(queue, this.options.writeConcurrency, (q) => this.client.execute(q.query, q.params, { prepare: true }));
+      group.push(
+        r.removed
+          ? { query: this.deleteRow, params: [r.view, generation, r.key, r.grain, new Date(period), bucket, partition] }
+          : {
+              query: this.upsertRow,
+              params: [r.view, generation, r.key, r.grain, new Date(period), bucket, partition, JSON.stringify(r.states), throughOffset],
+            },
+      );
+    }
+    const requests: { query: string; params: unknown[] }[][] = [];
+    for (const group of groups.values()) for (let i = 0; i < group.length; i += MAX_BATCH) requests.push(group.slice(i, i + MAX_BATCH));
+    await runConcurrently(requests, this.options.writeConcurrency, (batch) =>
+      batch.length === 1
+        ? this.client.execute((batch[0] as { query: string }).query, (batch[0] as { params: unknown[] }).params, {
+            prepare: true,
+            timestamp,
+          })
+        : this.client.batch(batch, { prepare: true, logged: false, timestamp }),
+    );
   }
 
   async writeCheckpoint(c: SpeedCheckpoint): Promise<void> {
     await this.client.execute(
-      'INSERT INTO speed_checkpoints (generation, kafka_partition, through_offset, caught_up, updated_at) VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?',
-      [c.generation, c.partition, c.throughOffset, c.caughtUp, new Date(), cassandra.types.Long.fromNumber(c.throughOffset + 2)],
-      { prepare: true },
+      'INSERT INTO speed_checkpoints (generation, kafka_partition, through_offset, caught_up, updated_at) VALUES (?, ?, ?, ?, ?)',
+      [c.generation, c.partition, c.throughOffset, c.caughtUp, new Date()],
+      // +2: the empty partition's checkpoint (offset -1) still needs a positive timestamp; a later
+      // offset always has a higher one, so an older checkpoint never replaces a newer.
+      { prepare: true, timestamp: cassandra.types.Long.fromNumber(c.throughOffset + 2) },
     );
   }
 
