@@ -5,7 +5,7 @@ import type { Config } from '../core/config.ts';
 import { createLogger } from '../core/logger.ts';
 import { decodeDeadLetter, decodeReading } from '../schemas/avro/codec.ts';
 import type { Meter, MeterReading } from '../schemas/reading.ts';
-import { runCli } from '../test/support/cli.ts';
+import { cliEnv, runCli } from '../test/support/cli.ts';
 import { consumeAll, topicMessageCount, withFreshTopics } from '../test/support/kafka-helpers.ts';
 import { testConfig } from '../test/support/test-config.ts';
 import { createIngestPipeline } from './pipeline/create-pipeline.ts';
@@ -194,17 +194,7 @@ describe('every validation rule ends on the dead-letter topic with its reason an
 describe('meterflow ingest simulate (the real CLI)', () => {
   it('produces a seeded fleet with injected bad values; accepted + dead-lettered = produced', async () => {
     const config = await withFreshTopics(base);
-    const env = {
-      ...process.env,
-      METERFLOW_STATE_DIR: '.meterflow/test',
-      METERFLOW_INFRA__KAFKA__PORT: '19092',
-      METERFLOW_INFRA__CASSANDRA__NATIVE_PORT: '19042',
-      METERFLOW_CASSANDRA__KEYSPACE: config.cassandra.keyspace,
-      METERFLOW_KAFKA__TOPICS__READINGS__NAME: config.kafka.topics.readings.name,
-      METERFLOW_KAFKA__TOPICS__DEAD_LETTERS__NAME: config.kafka.topics.deadLetters.name,
-      METERFLOW_LOG__LEVEL: 'warn',
-      ...(config.kafka.brokers ? { KAFKA_BROKERS: config.kafka.brokers.join(',') } : {}),
-    };
+    const env = cliEnv(config);
     const r = await runCli(
       [
         'ingest',
@@ -223,7 +213,7 @@ describe('meterflow ingest simulate (the real CLI)', () => {
         'bad=0.02,dup=0.01',
         '--json',
       ],
-      { env: { ...env, METERFLOW_INGEST__RETENTION_DAYS: '36500' } },
+      { env },
     );
     expect(r.stderr).not.toMatch(/MF_/);
     expect(r.code).toBe(0);
@@ -237,14 +227,7 @@ describe('meterflow ingest simulate (the real CLI)', () => {
 });
 
 describe('meterflow meters import | list (the real CLI, real Cassandra)', () => {
-  const env = {
-    ...process.env,
-    METERFLOW_STATE_DIR: '.meterflow/test',
-    METERFLOW_INFRA__KAFKA__PORT: '19092',
-    METERFLOW_INFRA__CASSANDRA__NATIVE_PORT: '19042',
-    METERFLOW_CASSANDRA__KEYSPACE: base.cassandra.keyspace,
-    METERFLOW_LOG__LEVEL: 'warn',
-  };
+  const env = cliEnv(base);
 
   it('imports the LCL households and lists them back', async () => {
     const r = await runCli(['meters', 'import', '--dataset', 'lcl', join(DATA, 'lcl-2013-households.csv')], { env });

@@ -9,7 +9,7 @@ import { MeterRegistryStore } from '../core/meter-registry.ts';
 import { migrate } from '../infra/migrate/migrate.ts';
 import { decodeDeadLetter, decodeReading } from '../schemas/avro/codec.ts';
 import type { Meter } from '../schemas/reading.ts';
-import { BIN, ROOT, runCli } from '../test/support/cli.ts';
+import { BIN, ROOT, runCli, cliEnv as testCliEnv } from '../test/support/cli.ts';
 import { testConfig } from '../test/support/test-config.ts';
 import { type RunningServer, startServer } from './runtime/start-server.ts';
 
@@ -49,17 +49,7 @@ const start = Math.floor((Date.now() - 10 * HALF_HOUR) / HALF_HOUR) * HALF_HOUR;
 const reading = (i: number, meterId = METER) => ({ meterId, intervalStart: start + i * HALF_HOUR, intervalMinutes: 30, value: 0.5 + i });
 
 /** The test config as environment variables, for the CLI in a child process. */
-const cliEnv: NodeJS.ProcessEnv = {
-  ...process.env,
-  METERFLOW_STATE_DIR: '.meterflow/test',
-  METERFLOW_INFRA__KAFKA__PORT: '19092',
-  METERFLOW_INFRA__KAFKA__CONTROLLER_PORT: '19093',
-  METERFLOW_INFRA__CASSANDRA__NATIVE_PORT: '19042',
-  METERFLOW_INFRA__CASSANDRA__STORAGE_PORT: '17000',
-  METERFLOW_CASSANDRA__KEYSPACE: 'meterflow_test',
-  METERFLOW_LOG__LEVEL: 'warn',
-  KAFKAJS_NO_PARTITIONER_WARNING: '1',
-};
+const cliEnv: NodeJS.ProcessEnv = testCliEnv(testConfig());
 
 async function createKey(name: string): Promise<string> {
   const r = await runCli(['keys', 'create', '--name', name], { env: cliEnv });

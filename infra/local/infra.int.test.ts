@@ -4,12 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../test/support/cli.ts';
+import { TEST_PORT_OFFSET } from '../../test/support/test-config.ts';
 import { isPortFree } from './ports.ts';
 
 // The `infra` commands as a user runs them, on a state folder and ports of their own so the shared
 // test services are not disturbed.
 const state = mkdtempSync(join(tmpdir(), 'mf-infra-'));
-const ports = { kafka: 29092, controller: 29093, cassandra: 29042, storage: 27000 };
+const o = TEST_PORT_OFFSET;
+const ports = { kafka: 29092 + o, controller: 29093 + o, cassandra: 29042 + o, storage: 27000 + o };
 const env = {
   ...process.env,
   KAFKA_BROKERS: '',

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Config } from '../../core/config.ts';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BIN = join(ROOT, 'bin', 'meterflow.mjs');
@@ -26,4 +27,27 @@ export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?:
       },
     );
   });
+}
+
+/** The environment that points a `meterflow` child process at a test config. */
+export function cliEnv(config: Config): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    KAFKAJS_NO_PARTITIONER_WARNING: '1',
+    METERFLOW_STATE_DIR: config.stateDir,
+    METERFLOW_LOG__LEVEL: 'warn',
+    METERFLOW_INFRA__KAFKA__PORT: String(config.infra.kafka.port),
+    METERFLOW_INFRA__CASSANDRA__NATIVE_PORT: String(config.infra.cassandra.nativePort),
+    METERFLOW_CASSANDRA__KEYSPACE: config.cassandra.keyspace,
+    METERFLOW_KAFKA__TOPICS__READINGS__NAME: config.kafka.topics.readings.name,
+    METERFLOW_KAFKA__TOPICS__DEAD_LETTERS__NAME: config.kafka.topics.deadLetters.name,
+    METERFLOW_KAFKA__TOPICS__VIEW_CHANGES__NAME: config.kafka.topics.viewChanges.name,
+    METERFLOW_SPEED__GROUP_ID: config.speed.groupId,
+    METERFLOW_SPEED__FLUSH_INTERVAL_MS: String(config.speed.flushIntervalMs),
+    METERFLOW_INGEST__RETENTION_DAYS: String(config.ingest.retentionDays),
+    ...(config.kafka.brokers ? { KAFKA_BROKERS: config.kafka.brokers.join(',') } : {}),
+    METERFLOW_INFRA__KAFKA__CONTROLLER_PORT: String(config.infra.kafka.controllerPort),
+    METERFLOW_INFRA__CASSANDRA__STORAGE_PORT: String(config.infra.cassandra.storagePort),
+    ...(config.cassandra.contactPoints ? { CASSANDRA_CONTACT_POINTS: config.cassandra.contactPoints.join(',') } : {}),
+  };
 }

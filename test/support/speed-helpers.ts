@@ -4,7 +4,7 @@ import type { Config } from '../../core/config.ts';
 import { createLogger } from '../../core/logger.ts';
 import { migrate } from '../../infra/migrate/migrate.ts';
 import { SpeedStore } from '../../speed-layer/store/speed-store.ts';
-import { BIN, ROOT } from './cli.ts';
+import { BIN, cliEnv, ROOT } from './cli.ts';
 import { topicMessageCount } from './kafka-helpers.ts';
 
 const log = createLogger('test-speed', 'warn');
@@ -86,28 +86,7 @@ export async function waitForSpeedCaughtUp(config: Config, timeoutMs: number, cl
   }
 }
 
-export { topicMessageCount };
-
-/** The environment that points a `meterflow` child process at a test config. */
-export function cliEnv(config: Config): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    KAFKAJS_NO_PARTITIONER_WARNING: '1',
-    METERFLOW_STATE_DIR: config.stateDir,
-    METERFLOW_LOG__LEVEL: 'warn',
-    METERFLOW_INFRA__KAFKA__PORT: String(config.infra.kafka.port),
-    METERFLOW_INFRA__CASSANDRA__NATIVE_PORT: String(config.infra.cassandra.nativePort),
-    METERFLOW_CASSANDRA__KEYSPACE: config.cassandra.keyspace,
-    METERFLOW_KAFKA__TOPICS__READINGS__NAME: config.kafka.topics.readings.name,
-    METERFLOW_KAFKA__TOPICS__DEAD_LETTERS__NAME: config.kafka.topics.deadLetters.name,
-    METERFLOW_KAFKA__TOPICS__VIEW_CHANGES__NAME: config.kafka.topics.viewChanges.name,
-    METERFLOW_SPEED__GROUP_ID: config.speed.groupId,
-    METERFLOW_SPEED__FLUSH_INTERVAL_MS: String(config.speed.flushIntervalMs),
-    METERFLOW_INGEST__RETENTION_DAYS: String(config.ingest.retentionDays),
-    ...(config.kafka.brokers ? { KAFKA_BROKERS: config.kafka.brokers.join(',') } : {}),
-    ...(config.cassandra.contactPoints ? { CASSANDRA_CONTACT_POINTS: config.cassandra.contactPoints.join(',') } : {}),
-  };
-}
+export { cliEnv, topicMessageCount };
 
 /** `meterflow speed` as a child process (so a test can kill -9 it). */
 export function spawnSpeed(config: Config): ChildProcess {
