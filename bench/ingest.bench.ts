@@ -20,11 +20,12 @@ import { simulatedFleet, simulateReadings } from '../ingest/simulator/index.ts';
 import { lclMeters } from '../ingest/sources/index.ts';
 import { encodeReading } from '../schemas/avro/codec.ts';
 import type { Meter, MeterReading } from '../schemas/reading.ts';
+import { DATA_DIR } from '../test/support/data-dir.ts';
 import { benchConfig, benchServices, machine, median } from './support/bench-env.ts';
 
 const log = createLogger('bench', 'warn');
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
-const DATA = join(import.meta.dirname, '..', '..', 'shared', 'data');
+const DATA = DATA_DIR;
 
 async function freshTopic(config: Config): Promise<Config> {
   const name = `bench.readings.${randomUUID().slice(0, 8)}`;

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import { createCassandra } from '../core/cassandra.ts';
 import { MeterflowError } from '../core/errors.ts';
@@ -17,6 +18,14 @@ import { createProgress } from './progress.ts';
 const DATASETS = ['lcl', 'opsd', 'ausgrid'] as const;
 
 async function datasetMeters(dataset: (typeof DATASETS)[number], path: string): Promise<Meter[]> {
+  if (!existsSync(path)) {
+    const wants = {
+      lcl: 'the households CSV (lcl-2013-households.csv)',
+      opsd: 'the folder of household CSVs',
+      ausgrid: 'the customer CSV',
+    }[dataset];
+    throw new MeterflowError('MF_BAD_REQUEST', `--dataset ${dataset} needs ${wants}; ${path} does not exist`);
+  }
   if (dataset === 'lcl') return lclMeters(path);
   if (dataset === 'opsd') return opsdMeters(path);
   return ausgridMeters(path);

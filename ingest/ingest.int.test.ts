@@ -6,6 +6,7 @@ import { createLogger } from '../core/logger.ts';
 import { decodeDeadLetter, decodeReading } from '../schemas/avro/codec.ts';
 import type { Meter, MeterReading } from '../schemas/reading.ts';
 import { cliEnv, runCli } from '../test/support/cli.ts';
+import { DATA_DIR } from '../test/support/data-dir.ts';
 import { consumeAll, topicMessageCount, withFreshTopics } from '../test/support/kafka-helpers.ts';
 import { testConfig } from '../test/support/test-config.ts';
 import { createIngestPipeline } from './pipeline/create-pipeline.ts';
@@ -17,7 +18,7 @@ import { parseReadingJson } from './validation/index.ts';
 
 // Every input path ends on the real broker: readings on the readings topic, everything refused on
 // the dead-letter topic with its reason and original bytes, and the counts add up.
-const DATA = join(import.meta.dirname, '..', '..', 'shared', 'data');
+const DATA = DATA_DIR;
 const log = createLogger('test-ingest', 'warn');
 // The real data is from 2011–2014: accept history for these tests.
 const base = testConfig({ ingest: { retentionDays: 36_500, batchSize: 5_000 } });

@@ -26,6 +26,7 @@ import {
 } from '../schemas/views/index.ts';
 import { loggedReadingsArb, TEST_METERS } from '../schemas/views/test-support/arbitraries.ts';
 import { ViewFold } from '../speed-layer/fold/index.ts';
+import { DATA_DIR } from './support/data-dir.ts';
 
 /**
  * The law suite: every view, at every grain it serves, gives the same rows on every execution path
@@ -167,7 +168,7 @@ function expectSameRows(actual: readonly ViewRow[], expected: readonly ViewRow[]
 }
 
 /** The LCL households' registry: one site per household, London time, their real tariff. */
-const DATA = '/work/shared/data';
+const DATA = DATA_DIR;
 const LCL_IDS = ['MAC000002', 'MAC000005', 'MAC000030'];
 
 function lclMeters(): Meter[] {

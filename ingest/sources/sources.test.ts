@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isMeterflowError } from '../../core/errors.ts';
 import type { MeterReading } from '../../schemas/reading.ts';
+import { DATA_DIR } from '../../test/support/data-dir.ts';
 import { createValidationContext } from '../validation/context.ts';
 import { validateReading } from '../validation/validate-reading.ts';
 import { readAusgrid } from './ausgrid.ts';
@@ -13,7 +14,7 @@ import { readOpsd } from './opsd.ts';
 import { ausgridMeters, lclMeters, opsdMeters } from './registries.ts';
 import type { SourceItem } from './types.ts';
 
-const DATA = '/work/shared/data';
+const DATA = DATA_DIR;
 const LCL_2013 = join(DATA, 'lcl-2013');
 const LCL_RAW = join(DATA, 'lcl-raw/MAC000002.csv');
 const OPSD = join(DATA, 'opsd-households');

@@ -54,7 +54,7 @@ export async function dumpSpeedRows(config: Config, generation = 0): Promise<Map
 }
 
 /** Waits until every partition of the readings topic is folded to its end and flushed, caught up. */
-export async function waitForSpeedCaughtUp(config: Config, timeoutMs: number, client?: CassandraClient): Promise<void> {
+export async function waitForSpeedCaughtUp(config: Config, timeoutMs: number, client?: CassandraClient, generation = 0): Promise<void> {
   const own = client ?? createCassandra(config);
   const store = new SpeedStore(own, { writeConcurrency: 1, rowTtlSeconds: 0 });
   const deadline = Date.now() + timeoutMs;
@@ -65,7 +65,7 @@ export async function waitForSpeedCaughtUp(config: Config, timeoutMs: number, cl
     try {
       for (;;) {
         const offsets = await admin.fetchTopicOffsets(config.kafka.topics.readings.name);
-        const checkpoints = await store.checkpoints(0);
+        const checkpoints = await store.checkpoints(generation);
         const done = offsets.every((o) => {
           const c = checkpoints.find((x) => x.partition === o.partition);
           return c?.caughtUp === true && c.throughOffset >= Number(o.high) - 1;
