@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { MeterflowError } from '../core/errors.ts';
+import { registerBatchCommands } from './batch-commands.ts';
 import { registerInfraCommands } from './infra-commands.ts';
 import { registerIngestCommands } from './ingest-commands.ts';
 import { registerKeysCommands } from './keys-commands.ts';
@@ -25,6 +26,7 @@ registerIngestCommands(program);
 registerSpeedCommand(program);
 registerServeCommand(program);
 registerKeysCommands(program);
+registerBatchCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -38,6 +38,13 @@ export const ERRORS = {
   MF_TARIFF_INVALID: { status: 500, retriable: false },
   /** The speed fold met a reading whose meter is not in the registry (VEE should have rejected it). */
   MF_FOLD_UNKNOWN_METER: { status: 500, retriable: false },
+  /** The batch layer: nothing archived yet, a master or version manifest that does not check out, an unknown version. */
+  MF_BATCH_NO_DATA: { status: 503, retriable: true },
+  MF_BATCH_MANIFEST_INVALID: { status: 500, retriable: false },
+  MF_BATCH_VERSION_UNKNOWN: { status: 404, retriable: false },
+  MF_BATCH_FAILED: { status: 500, retriable: false },
+  /** A job's lease is held by another worker. */
+  MF_JOB_LEASE_HELD: { status: 409, retriable: true },
 } as const satisfies Record<string, { status: number; retriable: boolean }>;
 
 export type ErrorCode = keyof typeof ERRORS;
