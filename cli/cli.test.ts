@@ -1,4 +1,5 @@
-import { mkdtempSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, realpathSync, symlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,6 +51,27 @@ describe('meterflow CLI without services', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('MF_JAVA_MISSING');
     expect(r.stderr).toContain('OpenJDK 17');
+  });
+
+  it('says how to install Maven when the jars are not cached and there is no mvn', async () => {
+    // A PATH with java and nothing else, and an empty jar cache: the first fetch needs Maven.
+    const bin = join(cwd, 'java-only');
+    mkdirSync(bin, { recursive: true });
+    symlinkSync(realpathSync(execFileSync('which', ['java'], { encoding: 'utf8' }).trim()), join(bin, 'java'));
+    const r = await runCli(['infra', 'up', '--only', 'kafka'], {
+      cwd,
+      env: {
+        PATH: bin,
+        HOME: cwd,
+        METERFLOW_STATE_DIR: join(cwd, 'state3'),
+        METERFLOW_CACHE_DIR: join(cwd, 'empty-cache'),
+        METERFLOW_INFRA__KAFKA__PORT: '45011',
+        METERFLOW_INFRA__KAFKA__CONTROLLER_PORT: '45012',
+      },
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('MF_MAVEN_MISSING');
+    expect(r.stderr).toContain('apt-get install maven');
   });
 
   it('rejects an unknown service name', async () => {
