@@ -43,6 +43,9 @@ export const ERRORS = {
   MF_BATCH_MANIFEST_INVALID: { status: 500, retriable: false },
   MF_BATCH_VERSION_UNKNOWN: { status: 404, retriable: false },
   MF_BATCH_FAILED: { status: 500, retriable: false },
+  /** The view query API: a view name that is not declared; an Accept header naming no format served. */
+  MF_VIEW_UNKNOWN: { status: 404, retriable: false },
+  MF_NOT_ACCEPTABLE: { status: 406, retriable: false },
   /** A job's lease is held by another worker. */
   MF_JOB_LEASE_HELD: { status: 409, retriable: true },
 } as const satisfies Record<string, { status: number; retriable: boolean }>;

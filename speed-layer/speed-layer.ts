@@ -29,7 +29,7 @@ export interface SpeedLayerOptions {
  * Exactly once, in effect:
  * - on assignment a partition is read again from its generation's start offset (B[p] + 1), so
  *   the in-memory fold is a function of the log, never of what happened to die with a process;
- * - each flush writes the checkpoint, then the rows, each USING TIMESTAMP offset + 1: a replayed
+ * - each flush writes the rows, then the checkpoint, each USING TIMESTAMP offset + 1: a replayed
  *   or stale write never replaces a newer one, and a rewrite of the same offset is a no-op;
  * - a flush that fails is retried, with the consumer paused, until it succeeds: the next flush
  *   never starts before it, so no change is skipped and memory stays bounded.
@@ -252,13 +252,16 @@ export class SpeedLayer {
     for (let attempt = 1; ; attempt++) {
       const started = process.hrtime.bigint();
       try {
+        // Rows first, then the checkpoint: a reader that sees "caught up through X" finds every row
+        // of X in Cassandra. (A crash in between leaves rows ahead of the checkpoint, which the
+        // rebuild rewrites with equal values.)
+        await this.store.writeRows(f.generation, f.partition, f.throughOffset, f.rows);
         await this.store.writeCheckpoint({
           generation: f.generation,
           partition: f.partition,
           throughOffset: f.throughOffset,
           caughtUp: f.caughtUp,
         });
-        await this.store.writeRows(f.generation, f.partition, f.throughOffset, f.rows);
         await publishViewChanges(this.producer, this.config.kafka.topics.viewChanges.name, this.viewsByName, f);
         speedMetrics.flushSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
         speedMetrics.flushedRows.inc(f.rows.length);

@@ -9,6 +9,8 @@ import { createIngestPipeline } from '../../ingest/pipeline/create-pipeline.ts';
 import type { Meter } from '../../schemas/reading.ts';
 import { buildApp } from '../app.ts';
 import { CassandraKeyStore } from '../auth/cassandra-key-store.ts';
+import { createQuerySources } from '../query/create-sources.ts';
+import { viewRoutes } from '../routes/view-routes.ts';
 import { cassandraProbe, kafkaProbe } from './probes.ts';
 import { startRegistryRefresh } from './registry-refresh.ts';
 import { RenewingIngest } from './renewing-ingest.ts';
@@ -62,7 +64,7 @@ export async function startServer(config: Config, log: Logger, options: { routes
       keyStore,
       probes: { kafka: kafkaReady, cassandra: cassandraProbe(cassandra) },
       ingest,
-      ...(options.routes ? { routes: options.routes } : {}),
+      routes: [viewRoutes(createQuerySources(config, cassandra)), ...(options.routes ?? [])],
     });
     // Closed first: no new requests, in-flight ones finish, then the pipeline flushes.
     cleanups.push(() => app.close());

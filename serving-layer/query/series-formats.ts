@@ -1,0 +1,133 @@
+import { Bool, Float64, Table, tableToIPC, Utf8, type Vector, vectorFromArray } from 'apache-arrow';
+import { MeterflowError } from '../../core/errors.ts';
+import { bucketLabel } from './series-params.ts';
+import type { SeriesResult } from './series-query.ts';
+
+export const FORMATS = ['json', 'csv', 'arrow'] as const;
+export type Format = (typeof FORMATS)[number];
+
+export const CONTENT_TYPES: Record<Format, string> = {
+  json: 'application/json; charset=utf-8',
+  csv: 'text/csv; charset=utf-8',
+  arrow: 'application/vnd.apache.arrow.stream',
+};
+
+const BY_MEDIA_TYPE: Record<string, Format> = {
+  'application/json': 'json',
+  'text/csv': 'csv',
+  'application/vnd.apache.arrow.stream': 'arrow',
+  'text/*': 'csv',
+  'application/*': 'json',
+  '*/*': 'json',
+};
+
+/** `format=` wins; else the Accept header (by q, then order); no Accept: JSON. */
+export function chooseFormat(format: string | undefined, accept: string | undefined): Format {
+  if (format !== undefined && format !== '') {
+    if ((FORMATS as readonly string[]).includes(format)) return format as Format;
+    throw new MeterflowError('MF_BAD_REQUEST', `unknown format "${format}"; allowed: ${FORMATS.join(', ')}`, {
+      details: { format, formats: FORMATS },
+    });
+  }
+  if (accept === undefined || accept.trim() === '') return 'json';
+  const ranges = accept
+    .split(',')
+    .map((part, i) => {
+      const [type = '', ...params] = part.split(';').map((s) => s.trim().toLowerCase());
+      const q = Number(params.find((p) => p.startsWith('q='))?.slice(2) ?? '1');
+      return { type, q: Number.isFinite(q) ? q : 0, i };
+    })
+    .filter((r) => r.q > 0)
+    .sort((a, b) => b.q - a.q || a.i - b.i);
+  for (const r of ranges) {
+    const f = BY_MEDIA_TYPE[r.type];
+    if (f !== undefined) return f;
+  }
+  throw new MeterflowError(
+    'MF_NOT_ACCEPTABLE',
+    `none of the media types in Accept (${accept}) is served; use ${Object.values(CONTENT_TYPES)
+      .map((t) => t.split(';')[0])
+      .join(', ')} or format=${FORMATS.join('|')}`,
+    { details: { accept, formats: FORMATS } },
+  );
+}
+
+/** The JSON body (serialized through the route's response schema). */
+export function seriesJson(r: SeriesResult) {
+  const q = r.query;
+  return {
+    view: q.view.name,
+    key: q.key,
+    grain: q.grain,
+    from: new Date(q.from).toISOString(),
+    to: new Date(q.to).toISOString(),
+    measures: q.measures,
+    provenance: {
+      ...r.provenance,
+      batch:
+        r.provenance.batch === null
+          ? null
+          : {
+              ...r.provenance.batch,
+              newestBucket: r.provenance.batch.newestBucket === null ? null : bucketLabel(q.grain, r.provenance.batch.newestBucket),
+            },
+    },
+    buckets: r.buckets.map((b) => ({ bucket: bucketLabel(q.grain, b.bucket), provisional: b.provisional, values: b.values })),
+  };
+}
+
+/** Header line `bucket,provisional,<measures…>`, one line per bucket; a null value is an empty field. */
+export function seriesCsv(r: SeriesResult): string {
+  const lines = [['bucket', 'provisional', ...r.query.measures].join(',')];
+  for (const b of r.buckets) {
+    lines.push(
+      [bucketLabel(r.query.grain, b.bucket), String(b.provisional), ...r.query.measures.map((m) => formatNumber(b.values[m] ?? null))].join(
+        ',',
+      ),
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Arrow IPC stream: bucket (utf8 label), bucket_ms (float64), provisional (bool), one float64 per measure; provenance in the schema metadata. */
+export function seriesArrow(r: SeriesResult): Uint8Array {
+  const columns: Record<string, Vector> = {
+    bucket: vectorFromArray(
+      r.buckets.map((b) => bucketLabel(r.query.grain, b.bucket)),
+      new Utf8(),
+    ),
+    bucket_ms: vectorFromArray(
+      r.buckets.map((b) => b.bucket),
+      new Float64(),
+    ),
+    provisional: vectorFromArray(
+      r.buckets.map((b) => b.provisional),
+      new Bool(),
+    ),
+  };
+  for (const m of r.query.measures) {
+    columns[m] = vectorFromArray(
+      r.buckets.map((b) => b.values[m] ?? null),
+      new Float64(),
+    );
+  }
+  const table = new Table(columns);
+  table.schema.metadata.set('meterflow.provenance', JSON.stringify(r.provenance));
+  return tableToIPC(table, 'stream');
+}
+
+/** Provenance for the CSV and Arrow answers, which have no place for it in the body. */
+export function provenanceHeaders(r: SeriesResult): Record<string, string> {
+  const p = r.provenance;
+  return {
+    'x-meterflow-batch-version': String(p.batchVersion),
+    'x-meterflow-speed-generation': p.speedGeneration === null ? 'none' : String(p.speedGeneration),
+    'x-meterflow-stale': String(p.stale),
+    // Header values must be ASCII: anything else is written as a JSON \u escape.
+    'x-meterflow-provenance': JSON.stringify(p).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
+  };
+}
+
+function formatNumber(v: number | null): string {
+  return v === null ? '' : String(v);
+}

@@ -1,0 +1,63 @@
+import type { GrainId, MeasureStates, ViewDefinition } from '../../schemas/views/index.ts';
+
+/**
+ * What the query API reads, behind two small interfaces: the published batch versions (Parquet
+ * views, DuckDbBatchSource) and the speed partials (Cassandra, CassandraSpeedSource). Tests of
+ * parameter handling and formats inject in-memory ones; the merge is tested on the real ones.
+ */
+
+/** One complete batch version: batch(V) holds every reading with offset ≤ offsets[p]. */
+export interface BatchVersionInfo {
+  version: number;
+  /** Readings-topic partition → B[p], the last offset the version covers. */
+  offsets: Readonly<Record<number, number>>;
+  /** When the version was written (ISO). */
+  createdAt: string;
+  /** When the master dataset it read was last updated: the age of its newest data (ISO). */
+  dataAsOf: string;
+}
+
+export interface BatchSource {
+  /** Complete versions that may be served, newest first; the first is CURRENT. Empty: no batch yet. */
+  versions(): Promise<BatchVersionInfo[]>;
+  /** Rows of one key at one grain with bucket in [from, to), as mergeable states. */
+  readRows(version: number, view: ViewDefinition, grain: GrainId, key: string, from: number, to: number): Promise<BucketStates[]>;
+  /** The newest bucket of the view at the grain, over every key (null: the file is empty). */
+  newestBucket(version: number, view: ViewDefinition, grain: GrainId): Promise<number | null>;
+}
+
+export interface BucketStates {
+  bucket: number;
+  states: MeasureStates;
+}
+
+export interface SpeedCheckpointInfo {
+  partition: number;
+  throughOffset: number;
+  caughtUp: boolean;
+  /** When the speed layer last wrote this checkpoint (epoch ms; null if unknown). */
+  updatedAt: number | null;
+}
+
+export interface SpeedSource {
+  checkpoints(generation: number): Promise<SpeedCheckpointInfo[]>;
+  /** Every Kafka partition's piece of one key at one grain with bucket in [from, to). */
+  readRows(
+    view: string,
+    generation: number,
+    key: string,
+    grain: GrainId,
+    from: number,
+    to: number,
+  ): Promise<{ bucket: number; partition: number; states: MeasureStates }[]>;
+}
+
+export interface QuerySources {
+  batch: BatchSource;
+  speed: SpeedSource;
+  /** Partitions of the readings topic: a speed generation is complete only when all of them are caught up. */
+  partitions: number;
+  /** Time limit of the speed layer's checkpoint read (the row read gets more per partition period). */
+  speedTimeoutMs?: number;
+  now?: () => number;
+}
