@@ -3,11 +3,14 @@
  * with every catalog view, on simulated 15-minute data (1 day), at 100, 500 and 2,000 meters, for
  * readings in log order and for a shuffled variant with re-sends and corrections.
  *
- *   node --import tsx bench/fold.bench.ts [--runs 5] [--sizes 100,500,2000] [--no-baseline]
+ *   node --import tsx bench/fold.bench.ts [--runs 5] [--sizes 100,500,2000] [--no-baseline] [--baseline-ref REF]
+ *   (or `npm run bench -- fold`, which also stores bench/results/fold.json and rewrites BENCHMARKS.md)
  *
  * Each figure is the median of `--runs` runs, each on a fresh fold. The baseline is the fold as
- * committed at git HEAD (speed-layer/fold/*.ts extracted to a temp folder, its other imports pointed
- * back at this checkout), measured in the same process, on the same data, interleaved run by run.
+ * committed at `--baseline-ref` (default HEAD; 22d7648 is the first, unoptimised fold):
+ * speed-layer/fold/*.ts extracted to a temp folder, its other imports pointed back at this checkout
+ * (so schemas/views is the working copy's for both), measured in the same process, on the same
+ * data, interleaved run by run.
  * Besides one big flush after folding everything, "sustained" folds with a bounded flush every
  * 10,000 readings (the speed layer's loop) and reports readings/s over the whole thing.
  */
@@ -21,6 +24,7 @@ import { simulatedFleet, simulateReadings } from '../ingest/simulator/index.ts';
 import type { MeterReading } from '../schemas/reading.ts';
 import { meterLookup, VIEWS } from '../schemas/views/index.ts';
 import { ViewFold } from '../speed-layer/fold/index.ts';
+import { machine } from './support/bench-env.ts';
 
 interface FoldLike {
   fold(reading: MeterReading, offset: number): unknown;
@@ -38,18 +42,19 @@ const { values: args } = parseArgs({
     runs: { type: 'string', default: '5' },
     sizes: { type: 'string', default: '100,500,2000' },
     'no-baseline': { type: 'boolean', default: false },
+    'baseline-ref': { type: 'string', default: 'HEAD' },
   },
 });
 const runs = Number(args.runs);
 const sizes = (args.sizes as string).split(',').map(Number);
 
 /** The HEAD version of speed-layer/fold, importable beside the working copy. */
-async function baselineFactory(): Promise<FoldFactory | undefined> {
+async function baselineFactory(ref: string): Promise<FoldFactory | undefined> {
   const dir = mkdtempSync(join(tmpdir(), 'meterflow-fold-baseline-'));
   const folder = 'speed-layer/fold';
   let files: string[];
   try {
-    files = execFileSync('git', ['ls-tree', '--name-only', `HEAD:${folder}`], { cwd: ROOT, encoding: 'utf8' })
+    files = execFileSync('git', ['ls-tree', '--name-only', `${ref}:${folder}`], { cwd: ROOT, encoding: 'utf8' })
       .split('\n')
       .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'));
   } catch {
@@ -57,7 +62,7 @@ async function baselineFactory(): Promise<FoldFactory | undefined> {
   }
   mkdirSync(join(dir, folder), { recursive: true });
   for (const file of files) {
-    const source = execFileSync('git', ['show', `HEAD:${folder}/${file}`], { cwd: ROOT, encoding: 'utf8' });
+    const source = execFileSync('git', ['show', `${ref}:${folder}/${file}`], { cwd: ROOT, encoding: 'utf8' });
     // Imports inside the folder stay relative; everything else points back at this checkout.
     const rewritten = source.replace(/from '(\.[^']+)'/g, (whole, spec: string) => {
       const target = resolve(ROOT, folder, spec);
@@ -144,13 +149,15 @@ const impls: { name: string; factory: FoldFactory }[] = [
   { name: 'current', factory: (meters) => new ViewFold({ partition: 0, views: VIEWS, meters }) },
 ];
 if (!args['no-baseline']) {
-  const baseline = await baselineFactory();
-  if (baseline === undefined) console.error('no git HEAD baseline available; measuring the working copy only');
-  else impls.unshift({ name: 'baseline (HEAD)', factory: baseline });
+  const ref = args['baseline-ref'] as string;
+  const baseline = await baselineFactory(ref);
+  if (baseline === undefined) console.error(`no baseline at git ${ref}; measuring the working copy only`);
+  else impls.unshift({ name: `baseline (${ref})`, factory: baseline });
 }
 
 console.log(`ViewFold, ${VIEWS.length} views, 15-minute data, 1 day; median of ${runs} runs; node ${process.version}`);
 console.log(['impl', 'meters', 'data', 'readings', 'fold r/s', 'flush rows', 'flush µs/row', `sustained r/s (flush/${SLICE})`].join(' | '));
+const table: Record<string, unknown>[] = [];
 for (const size of sizes) {
   const lookup = meterLookup(simulatedFleet({ seed: 1, meters: size, intervalMinutes: 15 }));
   for (const shuffled of [false, true]) {
@@ -161,6 +168,16 @@ for (const size of sizes) {
     }
     for (const impl of impls) {
       const s = samples.get(impl.name) as Sample[];
+      table.push({
+        impl: impl.name,
+        meters: size,
+        data: shuffled ? 'shuffled+dup' : 'in order',
+        readings: readings.length,
+        foldPerSecond: Math.round(median(s.map((x) => x.foldPerSec))),
+        flushRows: s[0]?.rows,
+        flushMicrosPerRow: Number(median(s.map((x) => x.flushUsPerRow)).toFixed(2)),
+        sustainedPerSecond: Math.round(median(s.map((x) => x.sustainedPerSec))),
+      });
       console.log(
         [
           impl.name,
@@ -176,3 +193,25 @@ for (const size of sizes) {
     }
   }
 }
+
+mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+writeFileSync(
+  join(ROOT, 'bench', 'results', 'fold.json'),
+  `${JSON.stringify(
+    {
+      benchmark: 'fold',
+      date: new Date().toISOString(),
+      machine: machine(),
+      runs,
+      views: VIEWS.length,
+      table,
+      notes: [
+        'ViewFold alone, in memory: readings pre-generated (simulateReadings, seed 1, 15-minute data, 1 day).',
+        `fold: fold every reading, then one flush of every row (flush µs/row). sustained: fold with a flush every ${SLICE} readings.`,
+        'shuffled+dup: 10% exact re-sends and 1% corrections mixed in, then shuffled; offsets are arrival order.',
+      ],
+    },
+    null,
+    2,
+  )}\n`,
+);

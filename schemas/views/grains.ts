@@ -86,7 +86,7 @@ export function bucketMinutes(grain: GrainId, bucket: number, timeZone: string):
     }
     case 'local-day':
     case 'local-month':
-      return cached(localBucketMinutesCache, `${grain}|${bucket}|${timeZone}`, () => {
+      return cachedIn(zoneCache(grain === 'local-day' ? localDayMinutesCache : localMonthMinutesCache, timeZone), bucket, () => {
         const label = DateTime.fromMillis(bucket, { zone: 'utc' });
         const start = DateTime.fromObject({ year: label.year, month: label.month, day: label.day }, { zone: timeZone });
         const end = grain === 'local-day' ? start.plus({ days: 1 }) : start.plus({ months: 1 });
@@ -139,22 +139,34 @@ export function localParts(instantMs: number, timeZone: string): LocalParts {
 
 function offsetMinutes(instantMs: number, timeZone: string): number {
   const day = floorTo(instantMs, DAY_MS);
-  const dayOffset = cached(dayOffsetCache, `${day}|${timeZone}`, () => {
+  const dayOffset = cachedIn(zoneCache(dayOffsetCache, timeZone), day, () => {
     const atStart = localTime(day, timeZone).offset;
     return localTime(day + DAY_MS, timeZone).offset === atStart ? atStart : Number.NaN;
   });
   if (!Number.isNaN(dayOffset)) return dayOffset;
   const block = floorTo(instantMs, 15 * MINUTE_MS);
-  return cached(blockOffsetCache, `${block}|${timeZone}`, () => localTime(block, timeZone).offset);
+  return cachedIn(zoneCache(blockOffsetCache, timeZone), block, () => localTime(block, timeZone).offset);
 }
 
-const dayOffsetCache = new Map<string, number>();
-const blockOffsetCache = new Map<string, number>();
-const localBucketMinutesCache = new Map<string, number>();
-/** Bounded so a long-running process cannot grow it forever (a year of 15-minute blocks per zone fits). */
+/** Per time zone, then per number (UTC day, 15-minute block, bucket): no key string is built per call. */
+type ZoneCaches = Map<string, Map<number, number>>;
+const dayOffsetCache: ZoneCaches = new Map();
+const blockOffsetCache: ZoneCaches = new Map();
+const localDayMinutesCache: ZoneCaches = new Map();
+const localMonthMinutesCache: ZoneCaches = new Map();
+/** Bounded (per zone) so a long-running process cannot grow it forever (a year of 15-minute blocks fits). */
 const CACHE_LIMIT = 200_000;
 
-function cached<T>(cache: Map<string, T>, key: string, compute: () => T): T {
+function zoneCache(caches: ZoneCaches, timeZone: string): Map<number, number> {
+  let cache = caches.get(timeZone);
+  if (cache === undefined) {
+    cache = new Map();
+    caches.set(timeZone, cache);
+  }
+  return cache;
+}
+
+function cachedIn(cache: Map<number, number>, key: number, compute: () => number): number {
   const hit = cache.get(key);
   if (hit !== undefined) return hit;
   const value = compute();

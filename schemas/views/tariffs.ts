@@ -127,12 +127,21 @@ export function tariffPriceTable(tariffs: readonly Tariff[] = TARIFFS): TariffPr
   return rows;
 }
 
-const PRICE_INDEX = new Map(tariffPriceTable().map((r) => [`${r.tariffId}|${r.weekend}|${r.localHour}`, r.centsPerKwh]));
+/** Tariff id → price by (weekend ? 24 : 0) + local hour, from the price table. */
+const PRICE_INDEX = new Map<string, number[]>();
+for (const r of tariffPriceTable()) {
+  let prices = PRICE_INDEX.get(r.tariffId);
+  if (prices === undefined) {
+    prices = [];
+    PRICE_INDEX.set(r.tariffId, prices);
+  }
+  prices[(r.weekend ? 24 : 0) + r.localHour] = r.centsPerKwh;
+}
 
 /** Price per kWh of an interval starting at `instantMs`, under `tariffId`, in the site's zone. */
 export function centsPerKwhAt(tariffId: string, instantMs: number, timeZone: string): number {
   const local = localParts(instantMs, timeZone);
   // ISO weekday: 6 = Saturday, 7 = Sunday (DuckDB's isodow uses the same numbering).
   const weekend = local.weekday >= 6;
-  return PRICE_INDEX.get(`${effectiveTariff(tariffId).id}|${weekend}|${local.hour}`) as number;
+  return (PRICE_INDEX.get(effectiveTariff(tariffId).id) as number[])[(weekend ? 24 : 0) + local.hour] as number;
 }

@@ -25,8 +25,8 @@ export interface OfferResult {
   batchConflict: boolean;
 }
 
-interface Winner {
-  logged: LoggedReading;
+/** The winning copy itself (one object per kept reading, not a wrapper around it). */
+interface Winner extends LoggedReading {
   /** Primed: covered by the batch version (offset ≤ B); used for dedupe and as register predecessor, never counted here. */
   primed: boolean;
 }
@@ -52,36 +52,38 @@ export class MeterChannelSeries {
   offer(candidate: LoggedReading, primed = false): OfferResult | undefined {
     const start = candidate.reading.intervalStart;
     const incumbent = this.winners.get(start);
-    if (incumbent !== undefined && !supersedes(candidate, incumbent.logged)) return undefined;
-    this.winners.set(start, { logged: candidate, primed });
+    if (incumbent !== undefined && !supersedes(candidate, incumbent)) return undefined;
+    this.winners.set(start, { reading: candidate.reading, partition: candidate.partition, offset: candidate.offset, primed });
     if (candidate.reading.kind === 'register') this.registerStarts.add(start);
     else this.registerStarts.delete(start);
 
     // The read at `start` and the next register read are the only facts a change here can move.
-    const affected = [start];
     const next = this.registerStarts.after(start);
-    if (next !== undefined) affected.push(next);
-    const touchesRegisters = candidate.reading.kind === 'register' || incumbent?.logged.reading.kind === 'register';
+    const touchesRegisters = candidate.reading.kind === 'register' || incumbent?.reading.kind === 'register';
     const batchConflict =
       !primed && (incumbent?.primed === true || (next !== undefined && touchesRegisters && this.winners.get(next)?.primed === true));
     const changes: FactChange[] = [];
-    for (const s of affected) {
-      const before = this.facts.get(s);
-      const after = this.computeFact(s);
-      if (after === undefined) this.facts.delete(s);
-      else this.facts.set(s, after);
-      if (!sameFact(before, after)) changes.push({ start: s, before, after });
-    }
+    this.refresh(start, changes);
+    if (next !== undefined) this.refresh(next, changes);
     return { changes, batchConflict };
+  }
+
+  private refresh(s: number, changes: FactChange[]): void {
+    const before = this.facts.get(s);
+    const after = this.computeFact(s);
+    if (after === undefined) {
+      if (before !== undefined) this.facts.delete(s);
+    } else this.facts.set(s, after);
+    if (!sameFact(before, after)) changes.push({ start: s, before, after });
   }
 
   private computeFact(start: number): IntervalFact | undefined {
     const winner = this.winners.get(start);
     if (winner === undefined || winner.primed) return undefined;
-    const r = winner.logged.reading;
+    const r = winner.reading;
     if (r.kind === 'interval') return intervalFact(this.meter, this.channel, start, r.intervalMinutes, r.value);
     const previousStart = this.registerStarts.before(start);
-    const previous = previousStart === undefined ? undefined : this.winners.get(previousStart)?.logged.reading;
+    const previous = previousStart === undefined ? undefined : this.winners.get(previousStart)?.reading;
     return registerFact(this.meter, this.channel, r, previous);
   }
 }

@@ -179,6 +179,54 @@ describe('ViewFold properties', () => {
   });
 });
 
+describe('ViewFold bounded flush', () => {
+  it('hands out the dirty rows in slices whose concatenation is the one big flush', () => {
+    fc.assert(
+      fc.property(loggedReadingsArb, fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 9 }), (log, limit, every) => {
+        const whole = newFold();
+        const sliced = newFold();
+        const compare = () => {
+          const big = whole.flush();
+          expect(big.remaining).toBe(0);
+          const slices: typeof big.partials = [];
+          for (;;) {
+            const batch = sliced.flush(limit);
+            expect(batch.partials.length).toBeLessThanOrEqual(limit);
+            expect(batch.throughOffset).toBe(big.throughOffset);
+            slices.push(...batch.partials);
+            if (batch.remaining === 0) break;
+            expect(batch.partials.length).toBe(limit);
+          }
+          expect(slices).toEqual(big.partials);
+        };
+        log.forEach((r, i) => {
+          whole.fold(r.reading, r.offset);
+          sliced.fold(r.reading, r.offset);
+          if (i % every === 0) compare();
+        });
+        compare();
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('keeps rows changed between slices dirty until handed out, with their latest absolute state', () => {
+    const fold = newFold();
+    for (let i = 0; i < 8; i++) fold.fold({ ...base, intervalStart: base.intervalStart + i * 1_800_000 }, i);
+    const first = fold.flush(3);
+    expect(first.partials).toHaveLength(3);
+    expect(first.remaining).toBeGreaterThan(0);
+    fold.fold({ ...base, value: 2, correction: true }, 20);
+    const rest = fold.flush();
+    expect(rest.remaining).toBe(0);
+    expect(rest.throughOffset).toBe(20);
+    const day = rest.partials.find((p) => p.view === 'meter_15m' && p.grain === 'day');
+    expect(day?.values.importKwh).toBe(0.5 * 7 + 2);
+    expect(fold.flush(5).partials).toEqual([]);
+    expect(() => fold.flush(-1)).toThrow();
+  });
+});
+
 describe('ViewFold across the batch boundary (prime)', () => {
   const reg = (minutes: number, value: number): MeterReading => ({
     ...base,

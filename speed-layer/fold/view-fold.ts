@@ -1,20 +1,25 @@
 import { MeterflowError } from '../../core/errors.ts';
-import type { MeterReading } from '../../schemas/reading.ts';
+import type { Channel, Meter, MeterReading } from '../../schemas/reading.ts';
 import {
   type AnyMonoidMeasure,
   bucketOf,
   compareRows,
+  expectedCount,
   finalizeStates,
   type GrainId,
   type IntervalFact,
   type LoggedReading,
   type MeasureState,
-  type MeasureStates,
   type MeterLookup,
+  maxMonoid,
+  minMonoid,
   rowKeyOfMeter,
+  sumMonoid,
   unknownMeter,
   type ViewDefinition,
   type ViewRow,
+  type WeightedSet,
+  weightedSetMonoid,
 } from '../../schemas/views/index.ts';
 import { type FactChange, MeterChannelSeries } from './meter-channel-series.ts';
 
@@ -25,17 +30,28 @@ import { type FactChange, MeterChannelSeries } from './meter-channel-series.ts';
  * How it stays exact under duplicates, corrections and any arrival order:
  * - readings are deduped per (meter, channel, interval start) by the shared winner rule, and each
  *   meter channel keeps its winners and facts (MeterChannelSeries);
- * - a (meter channel, grain, bucket) "member partial" is recomputed from that member's facts in the
- *   bucket, in interval order, when one of them changes;
+ * - a (meter channel, grain, bucket) "member partial" is the fold of that member's facts in the
+ *   bucket, in interval order: a fact appended after every other fact of the bucket is plussed onto
+ *   the partial (the same operations, in the same order, as refolding); anything else (a late fact
+ *   inside the bucket, a corrected or removed fact) marks it stale and it is refolded when read;
  * - a view row partial (view, grain, key, bucket) is the plus of its member partials, recomputed at
  *   flush, in member-key order. So a row's value is a function of the set of facts only — never of
  *   arrival order — and it is exact for min/max, which cannot be retracted.
  *
  * `flush()` hands the speed layer the rows changed since the previous flush as ABSOLUTE states
  * (never deltas) plus the highest offset folded, so writing them is idempotent under replay.
+ * `flush(limit)` hands over at most `limit` of them (the rest stay dirty) so a caller can write in
+ * slices and yield to the event loop in between.
  *
- * Memory, beyond the series: per grain, each (member, bucket) keeps its fact starts and a cached
- * partial; per view and grain, each row keeps its set of members.
+ * Memory, beyond the series: per grain, each (member, bucket) keeps its sorted fact starts and its
+ * partial; per view and grain, each row keeps its members sorted by key.
+ *
+ * Speed (what keeps it ≥ 100k readings/s; see bench/fold.bench.ts): no strings or luxon per
+ * reading (members, buckets per zone and interval start, row links are cached), measures that do
+ * not read the context are lifted once per fact rather than once per grain, member partials are
+ * updated in place, and rows combine members with monoid-specific loops that perform exactly the
+ * operations `monoid.plus` would, in the same order (linear, where a left fold of weighted-set
+ * copies is quadratic in the row's members).
  */
 export interface ViewFoldOptions {
   partition: number;
@@ -50,7 +66,10 @@ export interface DirtyPartial extends ViewRow {
 
 export interface FlushBatch {
   partition: number;
-  /** Highest offset folded so far (inclusive); undefined if nothing was ever folded. Commit offset + 1. */
+  /**
+   * Highest offset folded so far (inclusive); undefined if nothing was ever folded. Commit offset + 1
+   * — but only once a flush returned with `remaining` 0: rows still dirty are not written yet.
+   */
   throughOffset: number | undefined;
   partials: DirtyPartial[];
   /**
@@ -59,50 +78,136 @@ export interface FlushBatch {
    * batch ⊕ speed is off for their buckets until the next batch run: alert, or trigger one.
    */
   batchConflicts: number;
+  /** Rows still dirty after this batch (only a bounded `flush(limit)` leaves any). */
+  remaining: number;
 }
 
 /** won: this copy is now the reading's winner; ignored: an earlier copy or a later correction stays. */
 export type FoldOutcome = 'won' | 'ignored';
 
+/** How a measure's states are combined: plain loops for the library monoids, `monoid.plus` otherwise. */
+enum Combine {
+  Sum,
+  Min,
+  Max,
+  WeightedSet,
+  Generic,
+}
+
+interface Slot {
+  measure: AnyMonoidMeasure;
+  combine: Combine;
+  /** The lift declares no context parameter, so one lift per fact serves every grain. */
+  contextFree: boolean;
+  /** expectedCount: the lift is a function of (meter channel, grain, bucket) only, so the member partial never changes after its first fact. */
+  perMember: boolean;
+}
+
+interface Member {
+  /** `meterId/channel`, the order rows combine members in. */
+  key: string;
+  series: MeterChannelSeries;
+  /** Bucket of each grain per interval start, shared by the meters of one time zone. */
+  zoneBuckets: Map<number, number[]>;
+  timeZone: string;
+  /** Row key in each distinct view. */
+  rowKeys: string[];
+  /** Per view grain (index in the fold's list): the rows of this member's key, by bucket. */
+  rowsByBucket: (Map<number, RowEntry> | undefined)[];
+  /** Context-free lifts of each current fact, by start: refolding a bucket only plusses. */
+  lifts: Map<number, MeasureState[]>;
+  /** Per grain: bucket → member bucket. */
+  buckets: Map<number, MemberBucket>[];
+}
+
 interface MemberBucket {
-  member: string;
+  member: Member;
+  grain: number;
   bucket: number;
-  starts: Set<number>;
-  /** Latest fact start in the bucket. */
-  lastStart: number;
-  /** Partial over all monoid measures of all views, folded in start order; undefined = recompute. */
-  cached: MeasureStates | undefined;
+  /** Fact starts in the bucket, ascending. */
+  starts: number[];
+  /** Per measure slot: the fold of the facts in start order (valid unless `stale`). */
+  partial: MeasureState[];
+  stale: boolean;
+  /** The rows (one per view serving the grain) this member bucket belongs to. */
+  rows: RowEntry[];
+  /** Flush epoch in which all `rows` were last marked dirty. */
+  marked: number;
+}
+
+interface ViewGrain {
+  /** Index in the fold's list of view grains. */
+  index: number;
+  view: ViewDefinition;
+  /** Index of the view in the fold's distinct views. */
+  view_: number;
+  grain: GrainId;
+  /** Position of (view name, grain) in flush order. */
+  rank: number;
+  /** Slot of each of the view's monoid measures, in declaration order. */
+  slots: number[];
+  /** Row key → bucket → row. */
+  rows: Map<string, Map<number, RowEntry>>;
 }
 
 interface RowEntry {
-  view: ViewDefinition;
-  grain: GrainId;
+  vg: ViewGrain;
   key: string;
   bucket: number;
-  members: Set<string>;
+  /** The map holding this row (its key's rows, by bucket). */
+  home: Map<number, RowEntry>;
+  /** Sorted by member key. */
+  members: MemberBucket[];
+  dirty: boolean;
 }
+
+const ZONE_CACHE_LIMIT = 100_000;
 
 export class ViewFold {
   readonly partition: number;
   private readonly views: readonly ViewDefinition[];
   private readonly meters: MeterLookup;
-  private readonly measures: readonly AnyMonoidMeasure[];
+  private readonly slots: readonly Slot[];
   private readonly grains: readonly GrainId[];
-  private readonly series = new Map<string, MeterChannelSeries>();
-  private readonly memberBuckets = new Map<string, MemberBucket>();
-  private readonly rows = new Map<string, RowEntry>();
-  private dirty = new Set<RowEntry>();
-  /** Row key of each meter in each view (views.length entries), computed once per meter. */
-  private readonly rowKeys = new Map<string, string[]>();
+  /** Per grain index, the view grains that serve it. */
+  private readonly viewGrainsOf: readonly ViewGrain[][];
+  private readonly viewGrains: readonly ViewGrain[];
+  private readonly members = new Map<string, Partial<Record<Channel, Member>>>();
+  private readonly zoneBuckets = new Map<string, Map<number, number[]>>();
+  /** Dirty rows not in `queue` (unsorted). */
+  private pending: RowEntry[] = [];
+  /** Dirty rows sorted by an earlier bounded flush, handed out from `queuePos` on. */
+  private queue: RowEntry[] = [];
+  private queuePos = 0;
+  private epoch = 0;
   private maxOffset: number | undefined;
   private batchConflicts = 0;
 
   constructor(options: ViewFoldOptions) {
     this.partition = options.partition;
-    this.views = options.views;
+    // Rows are identified by view name: a second view of the same name shares the first one's rows.
+    const byName = new Map<string, ViewDefinition>();
+    for (const v of options.views) if (!byName.has(v.name)) byName.set(v.name, v);
+    this.views = [...byName.values()];
     this.meters = options.meters;
-    this.measures = unionOfMeasures(options.views);
+    const measures = unionOfMeasures(options.views);
+    this.slots = measures.map(slotOf);
     this.grains = [...new Set(options.views.flatMap((v) => v.grains))];
+    const slotOfName = new Map(measures.map((m, i) => [m.name, i]));
+    const viewGrains: ViewGrain[] = [];
+    this.views.forEach((view, v) => {
+      for (const grain of view.grains) {
+        const slots = view.monoidMeasures.map((m) => slotOfName.get(m.name) as number);
+        viewGrains.push({ index: viewGrains.length, view, view_: v, grain, rank: 0, slots, rows: new Map() });
+      }
+    });
+    const order = [...viewGrains].sort((a, b) => compareStrings(a.view.name, b.view.name) || compareStrings(a.grain, b.grain));
+    order.forEach((vg, i) => {
+      const prev = order[i - 1];
+      vg.rank = prev !== undefined && prev.view.name === vg.view.name && prev.grain === vg.grain ? prev.rank : i;
+    });
+    this.viewGrains = viewGrains;
+    this.viewGrainsOf = this.grains.map((g) => viewGrains.filter((vg) => vg.grain === g));
   }
 
   /** Folds one reading read at `offset` of this fold's partition. Re-folding the same copy is a no-op. */
@@ -126,39 +231,104 @@ export class ViewFold {
   private offer(reading: MeterReading, offset: number, primed: boolean): FoldOutcome {
     const meter = this.meters(reading.meterId);
     if (meter === undefined) throw unknownMeter(reading.meterId);
-    const member = memberKey(reading.meterId, reading.channel);
-    let series = this.series.get(member);
-    if (series === undefined) {
-      series = new MeterChannelSeries(meter, reading.channel);
-      this.series.set(member, series);
-    }
+    const member = this.memberOf(meter, reading);
     const logged: LoggedReading = { reading, partition: this.partition, offset };
-    const result = series.offer(logged, primed);
+    const result = member.series.offer(logged, primed);
     if (result === undefined) return 'ignored';
     if (result.batchConflict) this.batchConflicts++;
     for (const change of result.changes) this.applyFactChange(member, change);
     return 'won';
   }
 
-  /** The rows changed since the last flush, with absolute states; clears the dirty set. */
-  flush(): FlushBatch {
-    const partials: DirtyPartial[] = [];
-    for (const row of this.dirty) partials.push({ ...this.computeRow(row), removed: row.members.size === 0 });
-    this.dirty = new Set();
-    for (const p of partials) if (p.removed) this.rows.delete(rowId(p.view, p.grain, p.key, p.bucket));
-    partials.sort((a, b) =>
-      a.view < b.view ? -1 : a.view > b.view ? 1 : a.grain < b.grain ? -1 : a.grain > b.grain ? 1 : compareRows(a, b),
-    );
+  private memberOf(meter: Meter, reading: MeterReading): Member {
+    let channels = this.members.get(reading.meterId);
+    if (channels === undefined) {
+      channels = {};
+      this.members.set(reading.meterId, channels);
+    }
+    let member = channels[reading.channel];
+    if (member === undefined) {
+      let zoneBuckets = this.zoneBuckets.get(meter.timeZone);
+      if (zoneBuckets === undefined) {
+        zoneBuckets = new Map();
+        this.zoneBuckets.set(meter.timeZone, zoneBuckets);
+      }
+      member = {
+        key: `${reading.meterId}/${reading.channel}`,
+        series: new MeterChannelSeries(meter, reading.channel),
+        zoneBuckets,
+        timeZone: meter.timeZone,
+        rowKeys: this.views.map((v) => rowKeyOfMeter(v.dimensions, meter)),
+        rowsByBucket: this.viewGrains.map(() => undefined),
+        lifts: new Map(),
+        buckets: this.grains.map(() => new Map()),
+      };
+      channels[reading.channel] = member;
+    }
+    return member;
+  }
+
+  /**
+   * The rows changed since the last flush, with absolute states, sorted by view, grain, key and
+   * bucket. With `limit`, at most that many (taken in that order from the rows dirty at the first
+   * call of a run of bounded flushes); the rest stay dirty for the next call, and `remaining` says
+   * how many. Without, every dirty row, as one batch.
+   */
+  flush(limit?: number): FlushBatch {
+    if (limit !== undefined && !(limit >= 0)) {
+      throw new MeterflowError('MF_INTERNAL', `flush limit must be a number >= 0, got ${limit}`, { details: { limit } });
+    }
+    this.epoch++;
+    let rows: RowEntry[];
+    const dirty = this.pending.length + this.queue.length - this.queuePos;
+    if (limit === undefined || dirty <= limit) {
+      rows = this.queuePos < this.queue.length ? this.queue.slice(this.queuePos).concat(this.pending) : this.pending;
+      rows = sortEntries(rows);
+      this.pending = [];
+      this.queue = [];
+      this.queuePos = 0;
+    } else {
+      rows = [];
+      const max = Math.floor(limit);
+      while (rows.length < max) {
+        if (this.queuePos >= this.queue.length) {
+          if (this.pending.length === 0) break;
+          this.queue = sortEntries(this.pending);
+          this.queuePos = 0;
+          this.pending = [];
+        }
+        const take = Math.min(max - rows.length, this.queue.length - this.queuePos);
+        for (let i = 0; i < take; i++) rows.push(this.queue[this.queuePos + i] as RowEntry);
+        this.queuePos += take;
+      }
+      if (this.queuePos >= this.queue.length) {
+        this.queue = [];
+        this.queuePos = 0;
+      }
+    }
+    const partials: DirtyPartial[] = new Array(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i] as RowEntry;
+      row.dirty = false;
+      const removed = row.members.length === 0;
+      const { view, grain, key, bucket, states, values } = this.computeRow(row);
+      partials[i] = { view, grain, key, bucket, states, values, removed };
+      if (removed) row.home.delete(row.bucket);
+    }
     const batchConflicts = this.batchConflicts;
     this.batchConflicts = 0;
-    return { partition: this.partition, throughOffset: this.maxOffset, partials, batchConflicts };
+    const remaining = this.pending.length + this.queue.length - this.queuePos;
+    return { partition: this.partition, throughOffset: this.maxOffset, partials, batchConflicts, remaining };
   }
 
   /** Every current row of `view` at `grain` (dirty or not), sorted by key then bucket. */
   snapshot(view: ViewDefinition, grain: GrainId): ViewRow[] {
     const out: ViewRow[] = [];
-    for (const row of this.rows.values()) {
-      if (row.view.name === view.name && row.grain === grain && row.members.size > 0) out.push(this.computeRow(row));
+    for (const vg of this.viewGrains) {
+      if (vg.view.name !== view.name || vg.grain !== grain) continue;
+      for (const byBucket of vg.rows.values()) {
+        for (const row of byBucket.values()) if (row.members.length > 0) out.push(this.computeRow(row));
+      }
     }
     return out.sort(compareRows);
   }
@@ -167,97 +337,340 @@ export class ViewFold {
     return this.maxOffset;
   }
 
-  private applyFactChange(member: string, change: FactChange): void {
-    const fact = change.after ?? change.before;
-    if (fact === undefined) return;
-    const meter = fact.meter;
-    let keys = this.rowKeys.get(meter.meterId);
-    if (keys === undefined) {
-      keys = this.views.map((v) => rowKeyOfMeter(v.dimensions, meter));
-      this.rowKeys.set(meter.meterId, keys);
+  private bucketsAt(member: Member, start: number): number[] {
+    let buckets = member.zoneBuckets.get(start);
+    if (buckets === undefined) {
+      buckets = this.grains.map((g) => bucketOf(g, start, member.timeZone));
+      if (member.zoneBuckets.size >= ZONE_CACHE_LIMIT) member.zoneBuckets.clear();
+      member.zoneBuckets.set(start, buckets);
     }
-    for (const grain of this.grains) {
-      const bucket = bucketOf(grain, change.start, meter.timeZone);
-      const mbId = `${grain}\u0000${member}\u0000${bucket}`;
-      let mb = this.memberBuckets.get(mbId);
-      if (mb === undefined) {
-        mb = { member, bucket, starts: new Set(), lastStart: Number.NEGATIVE_INFINITY, cached: undefined };
-        this.memberBuckets.set(mbId, mb);
-      }
-      this.updateMemberBucket(mb, grain, change);
-      const memberGone = mb.starts.size === 0;
-      if (memberGone) this.memberBuckets.delete(mbId);
-
-      this.views.forEach((view, v) => {
-        if (!view.grains.includes(grain)) return;
-        const key = (keys as string[])[v] as string;
-        const id = rowId(view.name, grain, key, bucket);
-        let row = this.rows.get(id);
-        if (row === undefined) {
-          row = { view, grain, key, bucket, members: new Set() };
-          this.rows.set(id, row);
-        }
-        if (memberGone) row.members.delete(member);
-        else row.members.add(member);
-        this.dirty.add(row);
-      });
-    }
+    return buckets;
   }
 
-  /**
-   * A new fact after every other fact of the bucket (readings arriving in order: the common case)
-   * is plussed onto the cached partial, which is exactly the in-order fold recomputing would give.
-   * Anything else — a late fact inside the bucket, a changed or removed fact — drops the cache and
-   * the partial is recomputed from the facts, in order, when next read.
-   */
-  private updateMemberBucket(mb: MemberBucket, grain: GrainId, change: FactChange): void {
+  private applyFactChange(member: Member, change: FactChange): void {
     const { start, before, after } = change;
-    if (after === undefined) mb.starts.delete(start);
-    else mb.starts.add(start);
-    if (before === undefined && after !== undefined && start > mb.lastStart && mb.cached !== undefined) {
-      const ctx = { grain, bucket: mb.bucket };
-      const next: Record<string, MeasureState> = {};
-      for (const m of this.measures) next[m.name] = m.monoid.plus(mb.cached[m.name], m.lift(after, ctx));
-      mb.cached = next;
-    } else {
-      mb.cached = undefined;
+    const fact = after ?? before;
+    if (fact === undefined) return;
+    const buckets = this.bucketsAt(member, start);
+    /** Context-free lifts of `after`, shared by every grain and kept for refolds. */
+    let lifted: MeasureState[] | undefined;
+    if (after === undefined) member.lifts.delete(start);
+    else {
+      lifted = this.liftContextFree(after);
+      member.lifts.set(start, lifted);
     }
-    if (after !== undefined && start > mb.lastStart) mb.lastStart = start;
-    if (after === undefined && start === mb.lastStart) mb.lastStart = Math.max(Number.NEGATIVE_INFINITY, ...mb.starts);
+    for (let g = 0; g < this.grains.length; g++) {
+      const bucket = buckets[g] as number;
+      const byBucket = member.buckets[g] as Map<number, MemberBucket>;
+      let mb = byBucket.get(bucket);
+      const created = mb === undefined;
+      if (mb === undefined) {
+        mb = { member, grain: g, bucket, starts: [], partial: this.zeroPartial(), stale: false, rows: [], marked: -1 };
+        byBucket.set(bucket, mb);
+      }
+      const starts = mb.starts;
+      const last = starts.length === 0 ? Number.NEGATIVE_INFINITY : (starts[starts.length - 1] as number);
+      if (after === undefined) {
+        removeSorted(starts, start);
+        mb.stale = true;
+      } else if (start > last) {
+        starts.push(start);
+        if (before === undefined && !mb.stale) {
+          this.append(mb, after, lifted as MeasureState[]);
+        } else {
+          mb.stale = true;
+        }
+      } else {
+        insertSorted(starts, start);
+        mb.stale = true;
+      }
+
+      if (starts.length === 0) {
+        byBucket.delete(bucket);
+        for (const row of mb.rows) {
+          removeMember(row.members, mb);
+          this.markDirty(row);
+        }
+      } else if (created) {
+        this.attach(mb);
+      } else if (mb.marked !== this.epoch) {
+        for (const row of mb.rows) this.markDirty(row);
+        mb.marked = this.epoch;
+      }
+    }
   }
 
+  /** Links a new member bucket to its row in every view serving its grain (creating rows as needed). */
+  private attach(mb: MemberBucket): void {
+    const member = mb.member;
+    for (const vg of this.viewGrainsOf[mb.grain] as ViewGrain[]) {
+      const key = member.rowKeys[vg.view_] as string;
+      let home = member.rowsByBucket[vg.index];
+      if (home === undefined) {
+        home = vg.rows.get(key);
+        if (home === undefined) {
+          home = new Map();
+          vg.rows.set(key, home);
+        }
+        member.rowsByBucket[vg.index] = home;
+      }
+      let row = home.get(mb.bucket);
+      if (row === undefined) {
+        row = { vg, key, bucket: mb.bucket, home, members: [], dirty: false };
+        home.set(mb.bucket, row);
+      }
+      insertMember(row.members, mb);
+      mb.rows.push(row);
+      this.markDirty(row);
+    }
+    mb.marked = this.epoch;
+  }
+
+  private markDirty(row: RowEntry): void {
+    if (row.dirty) return;
+    row.dirty = true;
+    this.pending.push(row);
+  }
+
+  private zeroPartial(): MeasureState[] {
+    const out: MeasureState[] = new Array(this.slots.length);
+    for (let i = 0; i < this.slots.length; i++) out[i] = (this.slots[i] as Slot).measure.monoid.zero;
+    return out;
+  }
+
+  private liftContextFree(fact: IntervalFact): MeasureState[] {
+    const out: MeasureState[] = new Array(this.slots.length);
+    for (let i = 0; i < this.slots.length; i++) {
+      const slot = this.slots[i] as Slot;
+      // Context-free lifts ignore the context: any will do.
+      if (slot.contextFree) out[i] = slot.measure.lift(fact, NO_CONTEXT);
+    }
+    return out;
+  }
+
+  /** partial := partial ⊕ lift(fact), the step refolding the bucket in start order would take last. */
+  private append(mb: MemberBucket, fact: IntervalFact, lifted: MeasureState[]): void {
+    const partial = mb.partial;
+    for (let i = 0; i < this.slots.length; i++) {
+      const slot = this.slots[i] as Slot;
+      const a = partial[i] as MeasureState;
+      if (slot.perMember) {
+        // zero ⊕ x = x; x ⊕ x' = x for every later fact (same member key and weight).
+        if (a === slot.measure.monoid.zero)
+          partial[i] = slot.measure.lift(fact, { grain: this.grains[mb.grain] as GrainId, bucket: mb.bucket });
+        continue;
+      }
+      const b = slot.contextFree ? lifted[i] : slot.measure.lift(fact, { grain: this.grains[mb.grain] as GrainId, bucket: mb.bucket });
+      partial[i] = plusOf(slot, a, b as MeasureState);
+    }
+  }
+
+  /** The member bucket's partial, refolded from its facts in start order if stale. */
+  private partialOf(mb: MemberBucket): MeasureState[] {
+    if (!mb.stale) return mb.partial;
+    const { series, lifts } = mb.member;
+    const ctx = { grain: this.grains[mb.grain] as GrainId, bucket: mb.bucket };
+    const partial = this.zeroPartial();
+    for (const start of mb.starts) {
+      const fact = series.fact(start);
+      const lifted = lifts.get(start);
+      if (fact === undefined || lifted === undefined) throw new MeterflowError('MF_INTERNAL', `fold lost fact ${mb.member.key} ${start}`);
+      for (let i = 0; i < this.slots.length; i++) {
+        const slot = this.slots[i] as Slot;
+        const a = partial[i] as MeasureState;
+        if (slot.perMember) {
+          if (a === slot.measure.monoid.zero) partial[i] = slot.measure.lift(fact, ctx);
+        } else {
+          partial[i] = plusOf(slot, a, (slot.contextFree ? lifted[i] : slot.measure.lift(fact, ctx)) as MeasureState);
+        }
+      }
+    }
+    mb.partial = partial;
+    mb.stale = false;
+    return partial;
+  }
+
+  /** The row's states: for each measure, zero ⊕ member₁ ⊕ member₂ ⊕ … in member-key order. */
   private computeRow(row: RowEntry): ViewRow {
+    const { vg, members } = row;
+    const partials: MeasureState[][] = new Array(members.length);
+    for (let j = 0; j < members.length; j++) partials[j] = this.partialOf(members[j] as MemberBucket);
     const states: Record<string, MeasureState> = {};
-    for (const m of row.view.monoidMeasures) states[m.name] = m.monoid.zero;
-    for (const member of [...row.members].sort()) {
-      const partial = this.memberPartial(row.grain, member, row.bucket);
-      for (const m of row.view.monoidMeasures) states[m.name] = m.monoid.plus(states[m.name], partial[m.name]);
+    const measures = vg.view.monoidMeasures;
+    for (let k = 0; k < measures.length; k++) {
+      const s = vg.slots[k] as number;
+      const slot = this.slots[s] as Slot;
+      states[(measures[k] as AnyMonoidMeasure).name] = combineMembers(slot, partials, s);
     }
-    return { view: row.view.name, grain: row.grain, key: row.key, bucket: row.bucket, states, values: finalizeStates(row.view, states) };
-  }
-
-  private memberPartial(grain: GrainId, member: string, bucket: number): MeasureStates {
-    const mb = this.memberBuckets.get(`${grain}\u0000${member}\u0000${bucket}`);
-    if (mb === undefined) throw new MeterflowError('MF_INTERNAL', `fold lost member bucket ${member} ${grain} ${bucket}`);
-    if (mb.cached !== undefined) return mb.cached;
-    const series = this.series.get(member) as MeterChannelSeries;
-    const states: Record<string, MeasureState> = {};
-    for (const m of this.measures) states[m.name] = m.monoid.zero;
-    for (const start of [...mb.starts].sort((a, b) => a - b)) {
-      const fact = series.fact(start) as IntervalFact;
-      for (const m of this.measures) states[m.name] = m.monoid.plus(states[m.name], m.lift(fact, { grain, bucket }));
-    }
-    mb.cached = states;
-    return states;
+    return { view: vg.view.name, grain: vg.grain, key: row.key, bucket: row.bucket, states, values: finalizeStates(vg.view, states) };
   }
 }
 
-function memberKey(meterId: string, channel: string): string {
-  return `${meterId}/${channel}`;
+const NO_CONTEXT = Object.freeze({ grain: '15m', bucket: 0 }) as { grain: GrainId; bucket: number };
+
+function slotOf(measure: AnyMonoidMeasure): Slot {
+  const monoid = measure.monoid;
+  const combine =
+    monoid === sumMonoid
+      ? Combine.Sum
+      : monoid === minMonoid
+        ? Combine.Min
+        : monoid === maxMonoid
+          ? Combine.Max
+          : monoid === weightedSetMonoid
+            ? Combine.WeightedSet
+            : Combine.Generic;
+  // A lift declaring fewer than two parameters cannot read the context (lifts are arrow functions).
+  return { measure, combine, contextFree: measure.lift.length < 2, perMember: measure === expectedCount };
 }
 
-function rowId(view: string, grain: string, key: string, bucket: number): string {
-  return `${view}\u0000${grain}\u0000${key}\u0000${bucket}`;
+/** Exactly `slot.measure.monoid.plus(a, b)`. */
+function plusOf(slot: Slot, a: MeasureState, b: MeasureState): MeasureState {
+  switch (slot.combine) {
+    case Combine.Sum:
+      return (a as number) + (b as number);
+    case Combine.Min:
+      return a === null ? b : b === null ? a : Math.min(a as number, b as number);
+    case Combine.Max:
+      return a === null ? b : b === null ? a : Math.max(a as number, b as number);
+    default:
+      return slot.measure.monoid.plus(a, b);
+  }
+}
+
+/** zero ⊕ partials[0][s] ⊕ partials[1][s] ⊕ …, left to right: the same value a left fold of `plus` gives. */
+function combineMembers(slot: Slot, partials: MeasureState[][], s: number): MeasureState {
+  const n = partials.length;
+  switch (slot.combine) {
+    case Combine.Sum: {
+      let acc = slot.measure.monoid.zero as number;
+      for (let j = 0; j < n; j++) acc = acc + ((partials[j] as MeasureState[])[s] as number);
+      return acc;
+    }
+    case Combine.Min:
+    case Combine.Max: {
+      const min = slot.combine === Combine.Min;
+      let acc = slot.measure.monoid.zero as number | null;
+      for (let j = 0; j < n; j++) {
+        const b = (partials[j] as MeasureState[])[s] as number | null;
+        if (b === null) continue;
+        acc = acc === null ? b : min ? Math.min(acc, b) : Math.max(acc, b);
+      }
+      return acc;
+    }
+    case Combine.WeightedSet: {
+      // weightedSetMonoid.plus copies its left side on every step, quadratic over a fleet row; this
+      // builds the same object (same keys, insertion order and weights) by mutating one private copy.
+      let acc = slot.measure.monoid.zero as WeightedSet;
+      let owned: Record<string, number> | undefined;
+      for (let j = 0; j < n; j++) {
+        const b = (partials[j] as MeasureState[])[s] as WeightedSet;
+        if (owned === undefined && isEmpty(acc)) {
+          acc = b;
+          continue;
+        }
+        if (isEmpty(b)) continue;
+        if (owned === undefined) {
+          owned = { ...acc };
+          acc = owned;
+        }
+        for (const k of Object.keys(b)) {
+          const current = owned[k];
+          const w = b[k] as number;
+          owned[k] = current === undefined ? w : Math.max(current, w);
+        }
+      }
+      return acc;
+    }
+    default: {
+      let acc = slot.measure.monoid.zero as MeasureState;
+      for (let j = 0; j < n; j++) acc = slot.measure.monoid.plus(acc, (partials[j] as MeasureState[])[s]);
+      return acc;
+    }
+  }
+}
+
+function isEmpty(set: WeightedSet): boolean {
+  for (const _ in set) return false;
+  return true;
+}
+
+function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Flush order: view name, grain, then key and bucket (compareRows). Rows are grouped by their home
+ * (one per view grain and key) first, so strings are compared only between the keys, not the rows.
+ */
+function sortEntries(rows: RowEntry[]): RowEntry[] {
+  const byHome = new Map<Map<number, RowEntry>, RowEntry[]>();
+  for (const row of rows) {
+    const group = byHome.get(row.home);
+    if (group === undefined) byHome.set(row.home, [row]);
+    else group.push(row);
+  }
+  const groups = [...byHome.values()].sort((a, b) => {
+    const x = a[0] as RowEntry;
+    const y = b[0] as RowEntry;
+    return x.vg.rank - y.vg.rank || compareStrings(x.key, y.key);
+  });
+  const out: RowEntry[] = new Array(rows.length);
+  let i = 0;
+  for (const group of groups) {
+    if (group.length > 1) group.sort((a, b) => a.bucket - b.bucket);
+    for (const row of group) out[i++] = row;
+  }
+  return out;
+}
+
+/** Index of the first item ≥ value. */
+function lowerBound(items: readonly number[], value: number): number {
+  let lo = 0;
+  let hi = items.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((items[mid] as number) < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function insertSorted(items: number[], value: number): void {
+  const i = lowerBound(items, value);
+  if (items[i] !== value) items.splice(i, 0, value);
+}
+
+function removeSorted(items: number[], value: number): void {
+  const i = lowerBound(items, value);
+  if (items[i] === value) items.splice(i, 1);
+}
+
+/** Index of the first member whose key is ≥ key. */
+function memberBound(members: readonly MemberBucket[], key: string): number {
+  let lo = 0;
+  let hi = members.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((members[mid] as MemberBucket).member.key < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function insertMember(members: MemberBucket[], mb: MemberBucket): void {
+  const last = members[members.length - 1];
+  if (last === undefined || last.member.key < mb.member.key) {
+    members.push(mb);
+    return;
+  }
+  const i = memberBound(members, mb.member.key);
+  if (members[i] !== mb) members.splice(i, 0, mb);
+}
+
+function removeMember(members: MemberBucket[], mb: MemberBucket): void {
+  const i = memberBound(members, mb.member.key);
+  if (members[i] === mb) members.splice(i, 1);
 }
 
 /** Measures are shared across views by name; two different measures under one name would corrupt member partials. */
