@@ -52,6 +52,7 @@ export class SpeedLayer {
   private flushTimer: NodeJS.Timeout | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
+  private refreshing: Promise<void> | undefined;
   /** Flushes run one at a time, in order (timer, generation switch, stop). */
   private flushChain: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -90,14 +91,22 @@ export class SpeedLayer {
     await Promise.all([this.producer.connect(), this.admin.connect(), this.consumer.connect()]);
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
       const assigned = (e.payload.memberAssignment[this.topic] ?? []) as number[];
-      void this.assign(assigned).catch((err) => this.log.error({ err }, 'assignment failed'));
+      void this.assignWithRetry(assigned);
     });
     // Start from the earliest offset when there is no commit (there never is): each partition is
     // then seeked to its generation's start, and anything fetched before the seek is ignored.
     await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
     await this.consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.onBatch(p) });
     this.scheduleFlush();
-    this.refreshTimer = setInterval(() => void this.refresh(), this.config.speed.refreshIntervalMs);
+    this.refreshTimer = setInterval(() => {
+      // One refresh at a time; a failed one is logged and tried again at the next tick.
+      if (this.refreshing) return;
+      this.refreshing = this.refresh()
+        .catch((err) => this.log.warn({ err: (err as Error).message }, 'refresh failed'))
+        .finally(() => {
+          this.refreshing = undefined;
+        });
+    }, this.config.speed.refreshIntervalMs);
   }
 
   /** Flushes what is folded, then leaves the group. */
@@ -105,6 +114,7 @@ export class SpeedLayer {
     this.stopped = true;
     clearTimeout(this.flushTimer);
     clearInterval(this.refreshTimer);
+    await this.refreshing;
     await this.consumer.stop();
     await this.flushing;
     await this.flushAll().catch((err) => this.log.warn({ err }, 'final flush failed; the next owner will rebuild'));
@@ -119,6 +129,19 @@ export class SpeedLayer {
       nextOffset: w.nextOffset,
       caughtUp: w.caughtUp,
     }));
+  }
+
+  /** An assignment that fails (metadata, watermarks) is retried: a partition without a worker would never be folded. */
+  private async assignWithRetry(partitions: number[]): Promise<void> {
+    for (let attempt = 1; !this.stopped; attempt++) {
+      try {
+        await this.assign(partitions);
+        return;
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message, attempt }, 'assignment failed; retrying');
+        await new Promise((r) => setTimeout(r, Math.min(5_000, 200 * attempt)));
+      }
+    }
   }
 
   private async assign(partitions: number[]): Promise<void> {
@@ -141,6 +164,9 @@ export class SpeedLayer {
   }
 
   private async highWatermarks(): Promise<Map<number, number>> {
+    // kafkajs's admin forgets topic metadata it did not ask for after a metadata refresh
+    // (KafkaJSTopicMetadataNotLoaded); asking for the topic first keeps it loaded.
+    await this.admin.fetchTopicMetadata({ topics: [this.topic] });
     const offsets = await this.admin.fetchTopicOffsets(this.topic);
     return new Map(offsets.map((o) => [o.partition, Number(o.high)]));
   }
@@ -310,8 +336,9 @@ export class SpeedLayer {
       { from: this.generation.generation, to: latest.generation },
       'new batch generation: rebuilding speed views from its offsets',
     );
+    // The old generation's unflushed work is dropped, not flushed: it is superseded, and what it
+    // already wrote stays consistent with its own checkpoints until serving switches over.
     await this.flushing;
-    await this.flushAll();
     this.generation = latest;
     const watermarks = await this.highWatermarks();
     for (const p of [...this.workers.keys()]) this.startWorker(latest, p, watermarks.get(p) ?? 0);

@@ -1,4 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type CassandraClient, createCassandra, toNumber } from '../../core/cassandra.ts';
 import type { Config } from '../../core/config.ts';
 import { createLogger } from '../../core/logger.ts';
@@ -90,5 +93,9 @@ export { cliEnv, topicMessageCount };
 
 /** `meterflow speed` as a child process (so a test can kill -9 it). */
 export function spawnSpeed(config: Config): ChildProcess {
-  return spawn(process.execPath, [BIN, 'speed'], { cwd: ROOT, env: cliEnv(config), stdio: ['ignore', 'ignore', 'pipe'] });
+  // Logs go to a file: an unread pipe fills up and blocks the child.
+  const out = openSync(join(tmpdir(), `meterflow-speed-${process.pid}.log`), 'a');
+  const child = spawn(process.execPath, [BIN, 'speed'], { cwd: ROOT, env: cliEnv(config), stdio: ['ignore', out, out] });
+  closeSync(out);
+  return child;
 }
