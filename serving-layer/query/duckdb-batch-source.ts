@@ -6,6 +6,9 @@ import { readViewRows } from '../../batch-layer/sql/index.ts';
 import type { GrainId, ViewDefinition } from '../../schemas/views/index.ts';
 import type { BatchSource, BatchVersionInfo, BucketStates } from './sources.ts';
 
+/** Default reuse period of the version list: a new publication is visible within it. */
+export const VERSIONS_CACHE_MS = 1_000;
+
 export interface DuckDbBatchSourceOptions {
   /** How long the list of versions (CURRENT + manifests) is reused before it is read again. */
   versionsCacheMs?: number;
@@ -29,7 +32,7 @@ export class DuckDbBatchSource implements BatchSource {
     private readonly layout: BatchLayout,
     options: DuckDbBatchSourceOptions = {},
   ) {
-    this.versionsCacheMs = options.versionsCacheMs ?? 1_000;
+    this.versionsCacheMs = options.versionsCacheMs ?? VERSIONS_CACHE_MS;
     this.fallbackVersions = options.fallbackVersions ?? 2;
   }
 

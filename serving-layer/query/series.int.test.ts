@@ -29,6 +29,7 @@ import { buildApp } from '../app.ts';
 import { MemoryKeyStore } from '../auth/key-store.ts';
 import { viewRoutes } from '../routes/view-routes.ts';
 import { createQuerySources } from './create-sources.ts';
+import { VERSIONS_CACHE_MS } from './duckdb-batch-source.ts';
 
 // The query API on the real path: readings replayed onto Kafka, the speed layer folding them into
 // Cassandra, the archiver and a batch run writing Parquet; answers compared with DuckDB over the CSVs.
@@ -250,6 +251,8 @@ describe('query API: batch ⊕ speed on real Kafka, Cassandra and Parquet', () =
     speed = undefined;
     const rolled = await rollback(layout, version, new GenerationStore(client));
     expect(rolled.version).toBe(version + 1);
+    // The API re-reads the list of versions at most once per cache period.
+    await new Promise((r) => setTimeout(r, VERSIONS_CACHE_MS + 200));
     const fleet = await get('fleet_hourly', YEAR);
     expect(fleet.provenance).toMatchObject({ batchVersion: version, speedGeneration: version, stale: false });
     expect(fleet.provenance.warnings).toEqual([
