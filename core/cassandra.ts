@@ -50,3 +50,20 @@ export function toNumber(value: unknown): number {
   if (value !== null && typeof value === 'object' && 'toNumber' in value) return (value as { toNumber(): number }).toNumber();
   return Number(value);
 }
+
+/** Every row of a query, fetched page by page so a large table never arrives as one response. */
+export async function readAllRows(
+  client: CassandraClient,
+  query: string,
+  params: unknown[] = [],
+  fetchSize = 5_000,
+): Promise<cassandra.types.Row[]> {
+  const rows: cassandra.types.Row[] = [];
+  let pageState: string | undefined;
+  do {
+    const rs = await client.execute(query, params, { prepare: true, fetchSize, ...(pageState ? { pageState } : {}) });
+    rows.push(...rs.rows);
+    pageState = rs.pageState ?? undefined;
+  } while (pageState);
+  return rows;
+}

@@ -1,5 +1,5 @@
 import type { Meter } from '../schemas/reading.ts';
-import type { CassandraClient } from './cassandra.ts';
+import { type CassandraClient, readAllRows } from './cassandra.ts';
 
 /**
  * The meter registry in Cassandra (table `meters`, migration 0001). Small — one row per meter — and
@@ -28,18 +28,7 @@ export class MeterRegistryStore {
   }
 
   async all(): Promise<Meter[]> {
-    const meters: Meter[] = [];
-    // Paged, so a registry of a million meters does not arrive as one response.
-    let pageState: string | undefined;
-    do {
-      const rs = await this.client.execute('SELECT * FROM meters', [], {
-        prepare: true,
-        fetchSize: 5_000,
-        ...(pageState ? { pageState } : {}),
-      });
-      for (const row of rs.rows) meters.push(rowToMeter(row));
-      pageState = rs.pageState ?? undefined;
-    } while (pageState);
+    const meters = (await readAllRows(this.client, 'SELECT * FROM meters')).map(rowToMeter);
     return meters.sort((a, b) => a.meterId.localeCompare(b.meterId));
   }
 

@@ -158,7 +158,7 @@ describe('speed layer on real Kafka and Cassandra', () => {
     await speed.start();
     try {
       await new GenerationStore(client).publish({ generation: 1, offsets, publishedAt: Date.now() }, '{"test":true}');
-      await waitForSpeedCaughtUp(config, 120_000, client, 1);
+      await waitForSpeedCaughtUp(config, 270_000, client, 1);
     } finally {
       await speed.stop();
     }

@@ -1,4 +1,4 @@
-import type { CassandraClient } from '../../core/cassandra.ts';
+import { type CassandraClient, readAllRows } from '../../core/cassandra.ts';
 import { MeterflowError } from '../../core/errors.ts';
 import type { ApiKeyRecord, KeyStore } from './key-store.ts';
 
@@ -26,18 +26,7 @@ export class CassandraKeyStore implements KeyStore {
   }
 
   async list(): Promise<ApiKeyRecord[]> {
-    // A handful of rows; paged anyway so a large table never arrives as one response.
-    const keys: ApiKeyRecord[] = [];
-    let pageState: string | undefined;
-    do {
-      const rs = await this.client.execute(`SELECT ${COLUMNS} FROM api_keys`, [], {
-        prepare: true,
-        fetchSize: 1_000,
-        ...(pageState ? { pageState } : {}),
-      });
-      for (const row of rs.rows) keys.push(rowToKey(row));
-      pageState = rs.pageState ?? undefined;
-    } while (pageState);
+    const keys = (await readAllRows(this.client, `SELECT ${COLUMNS} FROM api_keys`, [], 1_000)).map(rowToKey);
     return keys.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.id.localeCompare(b.id));
   }
 

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type CassandraClient, createCassandra, toNumber } from '../../core/cassandra.ts';
+import { type CassandraClient, createCassandra, readAllRows, toNumber } from '../../core/cassandra.ts';
 import type { Config } from '../../core/config.ts';
 import { createLogger } from '../../core/logger.ts';
 import { migrate } from '../../infra/migrate/migrate.ts';
@@ -30,26 +30,17 @@ export async function dumpSpeedRows(config: Config, generation = 0): Promise<Map
   const client = createCassandra(config);
   try {
     const out = new Map<string, string>();
-    let pageState: string | undefined;
-    do {
-      const rs = await client.execute(
-        'SELECT view_name, generation, row_key, grain, bucket, kafka_partition, states FROM speed_partials',
-        [],
-        {
-          prepare: true,
-          fetchSize: 5_000,
-          ...(pageState ? { pageState } : {}),
-        },
+    const rows = await readAllRows(
+      client,
+      'SELECT view_name, generation, row_key, grain, bucket, kafka_partition, states FROM speed_partials',
+    );
+    for (const r of rows) {
+      if (toNumber(r.get('generation')) !== generation) continue;
+      out.set(
+        `${r.get('view_name')}|${r.get('grain')}|${r.get('row_key')}|${(r.get('bucket') as Date).getTime()}|${r.get('kafka_partition')}`,
+        r.get('states') as string,
       );
-      for (const r of rs.rows) {
-        if (toNumber(r.get('generation')) !== generation) continue;
-        out.set(
-          `${r.get('view_name')}|${r.get('grain')}|${r.get('row_key')}|${(r.get('bucket') as Date).getTime()}|${r.get('kafka_partition')}`,
-          r.get('states') as string,
-        );
-      }
-      pageState = rs.pageState ?? undefined;
-    } while (pageState);
+    }
     return out;
   } finally {
     await client.shutdown();
