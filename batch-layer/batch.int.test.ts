@@ -201,6 +201,37 @@ describe('batch layer on real Kafka and Cassandra', () => {
     expect(await generations.current()).toEqual(before.generation);
   });
 
+  it('continuous mode archives new readings on its flush timer and writes what it holds when stopped', async () => {
+    const { pipeline, transport } = await createIngestPipeline(config, log, new Map(meters.map((m) => [m.meterId, m])));
+    try {
+      accepted += (await replayFiles([join(DATA, 'lcl-2013', 'MAC000006.csv')], 'lcl', pipeline)).accepted;
+    } finally {
+      await transport.disconnect();
+    }
+    const admin = createKafka(config, log).admin();
+    await admin.connect();
+    const high = new Map((await admin.fetchTopicOffsets(config.kafka.topics.readings.name)).map((o) => [o.partition, Number(o.high)]));
+    await admin.disconnect();
+    const controller = new AbortController();
+    const continuous = {
+      ...config,
+      batch: { ...config.batch, archive: { ...config.batch.archive, flushIntervalMs: 500, flushReadings: 1_000_000 } },
+    };
+    const running = runArchiver({ config: continuous, log, kafka: createKafka(config, log), signal: controller.signal });
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const m = await readMasterManifest(layout.masterManifest);
+      if ([...high].every(([p, h]) => m?.partitions[p]?.lastOffset === h - 1)) break;
+      if (Date.now() > deadline) throw new Error(`continuous archiver did not catch up: ${JSON.stringify(m?.partitions)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    controller.abort();
+    await running;
+    const logged = await masterReadings(con, layout);
+    expect(logged.length).toBe(accepted);
+    expect(new Set(logged.map((r) => `${r.partition}:${r.offset}`)).size).toBe(accepted);
+  });
+
   it('the CLI: archive --once, batch run, versions, rollback, gc', async () => {
     const env = {
       ...cliEnv(config),

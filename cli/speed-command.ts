@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { createCassandra } from '../core/cassandra.ts';
 import { createKafka } from '../core/kafka.ts';
+import { retryUntil } from '../core/retry.ts';
 import { SpeedLayer } from '../speed-layer/speed-layer.ts';
 import { contextFor } from './context.ts';
 import { serveMetrics } from './metrics-server.ts';
@@ -13,7 +14,8 @@ export function registerSpeedCommand(program: Command): void {
     .action(async (opts: { metricsPort: number }, cmd: Command) => {
       const { config, log } = contextFor(cmd);
       const cassandra = createCassandra(config);
-      await cassandra.connect();
+      // A speed process (re)started while Cassandra is down or restarting waits for it.
+      await retryUntil('connecting to Cassandra', () => cassandra.connect(), { log, timeoutMs: config.speed.startupTimeoutMs });
       const speed = new SpeedLayer({ config, log, kafka: createKafka(config, log), cassandra });
       const metrics = opts.metricsPort > 0 ? await serveMetrics(opts.metricsPort, log) : undefined;
       await speed.start();

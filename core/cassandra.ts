@@ -23,6 +23,9 @@ export function createCassandra(config: Config, options: { keyspace?: boolean; c
       readTimeout: config.cassandra.requestTimeoutMs,
     },
     queryOptions: { consistency: cassandra.types.consistencies.localQuorum, prepare: true },
+    // The driver's default waits up to 10 minutes between reconnection attempts; a node back from
+    // a restart should be used again within seconds (the speed layer is paused meanwhile).
+    policies: { reconnection: new cassandra.policies.reconnection.ExponentialReconnectionPolicy(500, 10_000) },
   });
 }
 

@@ -167,6 +167,13 @@ export const configSchema = z.strictObject({
       flushIntervalMs: z.number().int().min(10).max(60_000).default(500),
       /** Cassandra writes in flight per flush. */
       writeConcurrency: z.number().int().min(1).max(1_024).default(32),
+      /**
+       * Consumer-group session timeout: how long a dead speed process keeps its partitions before
+       * the group hands them to another. Heartbeats keep flowing during flushes (they are async).
+       */
+      sessionTimeoutMs: z.number().int().min(6_000).max(300_000).default(30_000),
+      /** How long a starting speed process waits for Cassandra (retrying) before it gives up. */
+      startupTimeoutMs: z.number().int().min(0).default(120_000),
       /** How often the meter registry and the batch generation are re-read. */
       refreshIntervalMs: z.number().int().min(100).default(5_000),
       /** TTL of speed rows (0: none). Set it well above the batch cadence as a safety net for rows of retired generations. */

@@ -24,6 +24,13 @@ export class PartitionWorker {
   /** The high watermark when the worker started: reaching it means the rebuild caught up. */
   readonly catchUpTarget: number;
   private lastCheckpoint: { throughOffset: number; caughtUp: boolean } | undefined;
+  /**
+   * The checkpoint an earlier owner wrote for this generation and partition: Cassandra already
+   * holds every row as of that offset, so the rebuild up to it is done in memory only and the
+   * first flush writes just what changed after it (a restart costs a re-read, not a rewrite).
+   */
+  private readonly resumeThrough: number;
+  private resumed: boolean;
 
   constructor(
     readonly generation: Generation,
@@ -31,10 +38,14 @@ export class PartitionWorker {
     views: readonly ViewDefinition[],
     meters: MeterLookup,
     highWatermark: number,
+    checkpoint?: { throughOffset: number; caughtUp: boolean },
   ) {
     this.fold = new ViewFold({ partition, views, meters });
     this.nextOffset = speedStartOffset(generation, partition);
     this.catchUpTarget = highWatermark;
+    this.resumeThrough = checkpoint?.throughOffset ?? -1;
+    this.resumed = this.resumeThrough < this.nextOffset;
+    if (checkpoint !== undefined) this.lastCheckpoint = checkpoint;
   }
 
   get startOffset(): number {
@@ -48,6 +59,7 @@ export class PartitionWorker {
   /** Folds a reading at `offset`; returns false for an offset already folded (a stale fetch). */
   accept(reading: MeterReading, offset: number): boolean {
     if (offset < this.nextOffset) return false;
+    this.resumeBefore(offset);
     this.fold.fold(reading, offset);
     this.nextOffset = offset + 1;
     return true;
@@ -55,15 +67,37 @@ export class PartitionWorker {
 
   /** Skips an offset that holds no reading (a dead-lettered record). */
   skip(offset: number): void {
-    if (offset >= this.nextOffset) this.nextOffset = offset + 1;
+    if (offset < this.nextOffset) return;
+    this.resumeBefore(offset);
+    this.nextOffset = offset + 1;
+  }
+
+  /** True while the in-memory rebuild has not yet passed the earlier owner's checkpoint. */
+  get rebuilding(): boolean {
+    return !this.resumed && this.nextOffset <= this.resumeThrough;
+  }
+
+  /** At the first offset past the checkpoint, what was rebuilt is already in Cassandra: forget it is dirty. */
+  private resumeBefore(offset: number): void {
+    if (this.resumed || offset <= this.resumeThrough) return;
+    this.fold.markClean();
+    this.resumed = true;
   }
 
   /** What to write now, or undefined when neither rows nor the checkpoint changed. */
   takeFlush(): PendingFlush | undefined {
+    // Nothing is written before the rebuild reaches the checkpoint (those rows are stored already).
+    if (this.rebuilding) return undefined;
+    if (!this.resumed) {
+      this.fold.markClean();
+      this.resumed = true;
+    }
     const batch = this.fold.flush();
     const throughOffset = this.nextOffset - 1;
     const caughtUp = this.caughtUp;
-    const unchanged = this.lastCheckpoint?.throughOffset === throughOffset && this.lastCheckpoint.caughtUp === caughtUp;
+    // A checkpoint already caught up at this offset stays so (an earlier owner's, after a restart).
+    const last = this.lastCheckpoint;
+    const unchanged = last?.throughOffset === throughOffset && (last.caughtUp === caughtUp || last.caughtUp);
     if (batch.partials.length === 0 && unchanged) return undefined;
     return {
       generation: this.generation.generation,

@@ -5,13 +5,14 @@ import { isMeterflowError } from '../core/errors.ts';
 import { GenerationStore } from '../core/generation-store.ts';
 import type { Logger } from '../core/logger.ts';
 import { MeterRegistryStore } from '../core/meter-registry.ts';
+import { retryUntil } from '../core/retry.ts';
 import { decodeReading, encodeDeadLetter } from '../schemas/avro/codec.ts';
 import type { Generation } from '../schemas/generation.ts';
 import type { Meter } from '../schemas/reading.ts';
 import { VIEWS, type ViewDefinition } from '../schemas/views/index.ts';
 import { speedMetrics } from './metrics.ts';
 import { PartitionWorker, type PendingFlush } from './partition-worker.ts';
-import { SpeedStore } from './store/speed-store.ts';
+import { type SpeedCheckpoint, SpeedStore } from './store/speed-store.ts';
 import { publishViewChanges } from './view-change-publisher.ts';
 
 export interface SpeedLayerOptions {
@@ -67,9 +68,8 @@ export class SpeedLayer {
     this.viewsByName = new Map(this.views.map((v) => [v.name, v]));
     this.consumer = o.kafka.consumer({
       groupId: o.config.speed.groupId,
-      // Generous: a flush of a large catch-up can keep the event loop busy for seconds.
-      sessionTimeout: 60_000,
-      rebalanceTimeout: 60_000,
+      sessionTimeout: o.config.speed.sessionTimeoutMs,
+      rebalanceTimeout: o.config.speed.sessionTimeoutMs,
       heartbeatInterval: 3_000,
       maxBytesPerPartition: 4 * 1024 * 1024,
       retry: { retries: 10 },
@@ -85,8 +85,9 @@ export class SpeedLayer {
   }
 
   async start(): Promise<void> {
-    this.meters = await this.registry.asMap();
-    this.generation = await this.generations.current();
+    const retry = { log: this.log, timeoutMs: this.config.speed.startupTimeoutMs };
+    this.meters = await retryUntil('reading the meter registry', () => this.registry.asMap(), retry);
+    this.generation = await retryUntil('reading the current batch generation', () => this.generations.current(), retry);
     this.log.info({ generation: this.generation.generation, meters: this.meters.size }, 'speed layer starting');
     await Promise.all([this.producer.connect(), this.admin.connect(), this.consumer.connect()]);
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
@@ -149,16 +150,34 @@ export class SpeedLayer {
     for (const p of this.workers.keys()) if (!keep.has(p)) this.workers.delete(p);
     const fresh = partitions.filter((p) => !this.workers.has(p));
     if (fresh.length === 0 || this.generation === undefined) return;
-    const watermarks = await this.highWatermarks();
-    for (const p of fresh) this.startWorker(this.generation, p, watermarks.get(p) ?? 0);
+    // A generation published while this process started (or while it waited for the group) is
+    // built now, not after a rebuild of the superseded one.
+    const latest = await this.generations.current();
+    if (latest.generation > this.generation.generation) await this.switchGeneration(latest);
+    const generation = this.generation;
+    const [watermarks, checkpoints] = await Promise.all([this.highWatermarks(), this.checkpointsOf(generation.generation)]);
+    for (const p of fresh) this.startWorker(generation, p, watermarks.get(p) ?? 0, checkpoints.get(p));
     this.log.info(
-      { partitions: fresh, generation: this.generation.generation },
-      'partitions assigned; rebuilding from the generation start',
+      { partitions: fresh, generation: generation.generation, resumeFrom: Object.fromEntries(checkpoints) },
+      'partitions assigned; rebuilding from the generation start (in memory up to the stored checkpoint)',
     );
   }
 
-  private startWorker(generation: Generation, partition: number, highWatermark: number): void {
-    const worker = new PartitionWorker(generation, partition, this.views, (id) => this.meters.get(id), highWatermark);
+  /** The stored checkpoints of a generation, per partition. */
+  private async checkpointsOf(generation: number): Promise<Map<number, SpeedCheckpoint>> {
+    return new Map((await this.store.checkpoints(generation)).map((c) => [c.partition, c]));
+  }
+
+  private startWorker(generation: Generation, partition: number, highWatermark: number, checkpoint?: SpeedCheckpoint): void {
+    // A checkpoint beyond the log's end belongs to another log (a re-created topic): not ours to resume from.
+    const resume = checkpoint !== undefined && checkpoint.throughOffset < highWatermark ? checkpoint : undefined;
+    if (checkpoint !== undefined && resume === undefined) {
+      this.log.warn(
+        { partition, checkpoint, highWatermark },
+        'stored checkpoint is past the end of the log; rebuilding and rewriting every row',
+      );
+    }
+    const worker = new PartitionWorker(generation, partition, this.views, (id) => this.meters.get(id), highWatermark, resume);
     this.workers.set(partition, worker);
     this.consumer.seek({ topic: this.topic, partition, offset: String(worker.startOffset) });
   }
@@ -332,15 +351,20 @@ export class SpeedLayer {
       return;
     }
     if (this.generation === undefined || latest.generation <= this.generation.generation) return;
+    await this.switchGeneration(latest);
+  }
+
+  /** Starts building `latest` on every owned partition, from its offsets (and its own checkpoints, if any). */
+  private async switchGeneration(latest: Generation): Promise<void> {
     this.log.info(
-      { from: this.generation.generation, to: latest.generation },
+      { from: this.generation?.generation, to: latest.generation },
       'new batch generation: rebuilding speed views from its offsets',
     );
     // The old generation's unflushed work is dropped, not flushed: it is superseded, and what it
     // already wrote stays consistent with its own checkpoints until serving switches over.
     await this.flushing;
     this.generation = latest;
-    const watermarks = await this.highWatermarks();
-    for (const p of [...this.workers.keys()]) this.startWorker(latest, p, watermarks.get(p) ?? 0);
+    const [watermarks, checkpoints] = await Promise.all([this.highWatermarks(), this.checkpointsOf(latest.generation)]);
+    for (const p of [...this.workers.keys()]) this.startWorker(latest, p, watermarks.get(p) ?? 0, checkpoints.get(p));
   }
 }

@@ -233,7 +233,8 @@ describe.each(PATHS.map((p) => [p.name, p] as const))('law suite, path %s', (_na
       }),
       { numRuns: path.name === 'duckdb' ? 12 : 40 },
     );
-  });
+    // 12 runs × every view and grain is ~300 DuckDB queries: ~15 s on an idle 2-core machine.
+  }, 90_000);
 
   describe('on real LCL 2013 data', () => {
     const log = lclReadings();

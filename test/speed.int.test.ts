@@ -32,7 +32,8 @@ const log = createLogger('test-speed', 'warn');
 async function setUp(keyspace: string): Promise<{ config: Config; meters: Meter[] }> {
   const base = testConfig({
     ingest: { retentionDays: 36_500 },
-    speed: { groupId: `test-speed-${randomUUID()}`, flushIntervalMs: 200 },
+    // A short session: each kill -9 leaves a dead member the group waits out before rebalancing.
+    speed: { groupId: `test-speed-${randomUUID()}`, flushIntervalMs: 200, sessionTimeoutMs: 10_000 },
   });
   const config = await withFreshKeyspace(await withFreshTopics(base, 3), keyspace);
   const meters = await lclMeters(join(DATA, 'lcl-2013-households.csv'));
@@ -180,6 +181,8 @@ describe('speed layer on real Kafka and Cassandra', () => {
   it('is exact after kill -9 at random moments during a replay, and after Cassandra restarts mid-stream', {
     timeout: 600_000,
   }, async () => {
+    const started = Date.now();
+    const phase = (step: string) => log.warn({ step, seconds: (Date.now() - started) / 1000 }, 'speed kill test timing');
     const { config: killed } = await setUp('meterflow_speed_b');
     const files = FILES.slice(0, 2);
     const producing = replay(killed, meters, files);
@@ -192,6 +195,7 @@ describe('speed layer on real Kafka and Cassandra', () => {
       kills++;
     }
     const produced = await producing;
+    phase('10 kills done, replay produced');
 
     // One more run, with the Cassandra node stopped and started again while it works.
     const survivor = spawnSpeed(killed);
@@ -201,8 +205,10 @@ describe('speed layer on real Kafka and Cassandra', () => {
       await infra.down(['cassandra']);
       await new Promise((r) => setTimeout(r, 3_000));
       await infra.up(['cassandra']);
+      phase('cassandra restarted');
     }
-    await waitForSpeedCaughtUp(killed, 400_000);
+    await waitForSpeedCaughtUp(killed, 300_000);
+    phase('survivor caught up');
     survivor.kill('SIGTERM');
     await new Promise((r) => survivor.once('exit', r));
 

@@ -44,6 +44,30 @@ async function parquetOffsets(files: string[]): Promise<number[]> {
 }
 
 describe('MasterWriter', () => {
+  it('ignores a re-fetch of offsets whose file is being written (no overlapping file after a rebalance)', async () => {
+    const layout = fresh();
+    const refetched: boolean[] = [];
+    const w: MasterWriter = await MasterWriter.open(layout, 'readings', log, {
+      beforeManifest: (file) => {
+        if (file.firstOffset !== 0) return;
+        // The file is in place, the manifest does not list it yet: a rebalance re-reads the
+        // partition from its low watermark right now.
+        for (let o = 0; o < 10; o++) refetched.push(w.append(0, o, reading(o)));
+        expect(w.nextOffset(0)).toBe(10);
+        expect(w.append(0, 10, reading(10))).toBe(true);
+      },
+    });
+    for (let o = 0; o < 10; o++) w.append(0, o, reading(o));
+    const first = await w.flush(0);
+    const second = await w.flush(0);
+    await w.close();
+    expect(refetched).toEqual(new Array(10).fill(false));
+    expect(first).toMatchObject({ firstOffset: 0, lastOffset: 9 });
+    expect(second).toMatchObject({ firstOffset: 10, lastOffset: 10 });
+    const paths = [first, second].map((f) => join(layout.masterDir, f?.path ?? ''));
+    expect(await parquetOffsets(paths)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  });
+
   it('writes files named by offset range and lists them in the manifest; skipped records are covered, not stored', async () => {
     const layout = fresh();
     const w = await MasterWriter.open(layout, 'readings', log);

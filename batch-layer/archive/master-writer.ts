@@ -40,6 +40,8 @@ interface Buffered {
 export class MasterWriter {
   private manifest: MasterManifest;
   private readonly buffers = new Map<number, Buffered>();
+  /** Per partition, the last offset of the buffer being written to a file right now. */
+  private readonly writing = new Map<number, number>();
   private chain: Promise<void> = Promise.resolve();
   private failure: unknown;
 
@@ -78,7 +80,11 @@ export class MasterWriter {
   /** The next offset this writer expects for a partition (after what is buffered). */
   nextOffset(partition: number): number | undefined {
     const b = this.buffers.get(partition);
-    return b === undefined ? this.resumeOffset(partition) : b.lastOffset + 1;
+    if (b !== undefined) return b.lastOffset + 1;
+    // A buffer being written is in neither the buffers nor the manifest yet: without this, a
+    // re-fetch of its offsets during the write would be buffered again and overlap the file.
+    const writing = this.writing.get(partition);
+    return writing === undefined ? this.resumeOffset(partition) : writing + 1;
   }
 
   current(): MasterManifest {
@@ -147,6 +153,7 @@ export class MasterWriter {
     const b = this.buffers.get(partition);
     if (b === undefined) return undefined;
     this.buffers.delete(partition);
+    this.writing.set(partition, b.lastOffset);
     try {
       const rel = masterFileName(partition, b.firstOffset, b.lastOffset);
       const path = join(this.layout.masterDir, rel);
@@ -173,6 +180,7 @@ export class MasterWriter {
       const next = addMasterFile(this.manifest, file);
       await writeMasterManifest(this.layout.masterManifest, next);
       this.manifest = next;
+      this.writing.delete(partition);
       this.log.debug({ file: rel, rows: file.rows, skipped: file.skipped }, 'master file written');
       return file;
     } catch (err) {

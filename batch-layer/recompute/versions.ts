@@ -24,7 +24,7 @@ export interface VersionManifest {
   master: { topic: string; files: number; rows: number; manifestUpdatedAt: string };
   meters: number;
   views: Record<string, Record<string, VersionFile>>;
-  timing: { snapshotMs: number; loadMs: number; viewsMs: number; totalMs: number };
+  timing: { snapshotMs: number; loadMs: number; factsMs?: number; viewsMs: number; totalMs: number };
   /** Set on a version made by `batch rollback`: the version whose files it serves again. */
   rollbackOf?: number;
 }

@@ -2,11 +2,12 @@ import {
   type AnyMonoidMeasure,
   assertServesGrain,
   DIMENSION_COLUMN,
+  type Dimension,
   type GrainId,
   ROW_KEY_SQL_ESCAPES,
   type ViewDefinition,
 } from '../../schemas/views/index.ts';
-import { bucketMinutesSql, bucketSql, type GrainSqlInputs, localDayMinutesSql } from './grain-sql.ts';
+import { bucketMinutesSql, bucketSql, type GrainSqlInputs, localSpanMinutesSql } from './grain-sql.ts';
 import { renderRelation, type SqlRelation } from './relations.ts';
 import { quoteIdent, sqlString } from './sql-text.ts';
 import { effectiveTariffSql, tariffCtes } from './tariff-relations.ts';
@@ -28,6 +29,12 @@ export interface CompileOptions {
   meters: SqlRelation;
   /** How readings.interval_start is stored; MeterReading uses epoch ms. */
   intervalStartType?: 'epoch_ms' | 'timestamptz';
+  /**
+   * A table already holding compileFactsQuery's result for these readings and meters. A batch
+   * run materializes the facts once and computes every view and grain from them; without it the
+   * facts are computed inline (one self-contained query, as the tests and laws use it).
+   */
+  facts?: { kind: 'table'; name: string };
 }
 
 export interface CompiledQuery {
@@ -45,26 +52,29 @@ export function stateColumnName(m: AnyMonoidMeasure): string {
   return hasSeparateState(m) ? `${m.name}__state` : m.name;
 }
 
-export function compileViewQuery(view: ViewDefinition, grain: GrainId, options: CompileOptions): CompiledQuery {
-  assertServesGrain(view, grain);
+/** The facts' column holding a registry dimension (every dimension of every view can group them). */
+function dimensionFactColumn(d: Dimension): string {
+  return `dim_${d}`;
+}
+
+const REGISTRY_DIMENSIONS = (Object.entries(DIMENSION_COLUMN) as [Dimension, string | undefined][]).filter(
+  (e): e is [Dimension, string] => e[1] !== undefined,
+);
+
+/**
+ * The grain- and view-independent stages as CTEs ending in `facts_base`: one row per interval
+ * fact with its registry dimensions, local time, tariff price and standing-charge share.
+ *
+ * Local time is computed once per distinct (zone, interval start), not per row: a DuckDB
+ * timezone() call with a per-row zone costs microseconds (ICU), and a fleet has few zones and
+ * each interval start recurs for every meter — a hash join on the small set is far cheaper.
+ */
+function factsCtes(options: CompileOptions): { sql: string; params: Record<string, readonly string[]> } {
   const readings = renderRelation(options.readings, 'readings_files');
   const meters = renderRelation(options.meters, 'meters_files');
   const startMs = options.intervalStartType === 'timestamptz' ? 'epoch_ms(interval_start)' : 'interval_start';
-  const g: GrainSqlInputs = { startMs: 'l.interval_start_ms', localStart: 'l.local_start', zone: 'l.time_zone' };
-
-  const dimensionSelect = view.dimensions
-    .map((d) => {
-      const column = DIMENSION_COLUMN[d];
-      return `${column === undefined ? sqlString('all') : `m.${quoteIdent(column)}`} AS ${quoteIdent(d)}`;
-    })
-    .join(', ');
-  const dimensionList = view.dimensions.map(quoteIdent).join(', ');
-  const rowKey = view.dimensions.map((d) => `${sqlString(`${d}=`)} || ${escapeKeySql(quoteIdent(d))}`).join(` || '|' || `);
-
-  const aggregates = view.monoidMeasures.map((m) => `    ${m.sql.aggregate} AS ${quoteIdent(stateColumnName(m))}`).join(',\n');
-  const sql = `-- view ${view.name}, grain ${grain} (generated from schemas/views; do not edit)
-WITH
-${tariffCtes()},
+  const dims = REGISTRY_DIMENSIONS.map(([d, column]) => `m.${quoteIdent(column)} AS ${dimensionFactColumn(d)}`).join(', ');
+  const sql = `${tariffCtes()},
 ranked AS (
   SELECT meter_id, channel, ${startMs} AS interval_start_ms, interval_minutes, kind, value,
     row_number() OVER (
@@ -100,24 +110,71 @@ raw_facts AS (
   FROM registers
   WHERE previous_start_ms IS NOT NULL
 ),
-located AS (
-  SELECT f.*, ${dimensionSelect},
+registered AS (
+  SELECT f.*, ${dims},
     m.time_zone, m.interval_minutes AS registry_interval_minutes,
-    ${effectiveTariffSql('m.tariff')} AS tariff_id,
-    timezone(m.time_zone, timezone('UTC', epoch_ms(f.interval_start_ms))) AS local_start
+    ${effectiveTariffSql('m.tariff')} AS tariff_id
   FROM raw_facts f
   JOIN ${meters.sql} m ON m.meter_id = f.meter_id
 ),
-facts AS (
-  SELECT l.*,
-    ${bucketSql(grain, g)} AS bucket,
+zone_instants AS (
+  SELECT time_zone, interval_start_ms,
+    timezone(time_zone, timezone('UTC', epoch_ms(interval_start_ms))) AS local_start
+  FROM (SELECT DISTINCT time_zone, interval_start_ms FROM registered)
+),
+zone_local AS (
+  SELECT *,
+    ${localSpanMinutesSql("date_trunc('day', local_start)", 'INTERVAL 1 DAY', 'time_zone')} AS local_day_minutes,
+    ${localSpanMinutesSql("date_trunc('month', local_start)", 'INTERVAL 1 MONTH', 'time_zone')} AS local_month_minutes
+  FROM zone_instants
+),
+facts_base AS (
+  SELECT r.*, z.local_start, z.local_day_minutes, z.local_month_minutes,
     p.cents_per_kwh,
-    s.standing_cents_per_day * l.interval_minutes / ${localDayMinutesSql(g)} AS standing_share_cents,
-    l.meter_id || '/' || l.channel AS expected_member,
+    s.standing_cents_per_day * r.interval_minutes / z.local_day_minutes AS standing_share_cents,
+    r.meter_id || '/' || r.channel AS expected_member
+  FROM registered r
+  JOIN zone_local z ON z.time_zone = r.time_zone AND z.interval_start_ms = r.interval_start_ms
+  JOIN tariff_prices p ON p.tariff_id = r.tariff_id AND p.weekend = (isodow(z.local_start) >= 6) AND p.local_hour = hour(z.local_start)
+  JOIN tariff_standing s ON s.tariff_id = r.tariff_id
+)`;
+  return { sql, params: { ...readings.params, ...meters.params } };
+}
+
+/** Every interval fact with its dimensions, local time and prices: what every view and grain aggregates. */
+export function compileFactsQuery(options: Omit<CompileOptions, 'facts'>): CompiledQuery {
+  const facts = factsCtes(options);
+  return {
+    sql: `-- interval facts (generated from schemas/views; do not edit)\nWITH\n${facts.sql}\nSELECT * FROM facts_base`,
+    params: facts.params,
+  };
+}
+
+export function compileViewQuery(view: ViewDefinition, grain: GrainId, options: CompileOptions): CompiledQuery {
+  assertServesGrain(view, grain);
+  const inline = options.facts === undefined ? factsCtes(options) : undefined;
+  const source = options.facts === undefined ? 'facts_base' : quoteIdent(options.facts.name);
+  const g: GrainSqlInputs = {
+    startMs: 'l.interval_start_ms',
+    localStart: 'l.local_start',
+    localDayMinutes: 'l.local_day_minutes',
+    localMonthMinutes: 'l.local_month_minutes',
+  };
+
+  const dimensionSelect = view.dimensions
+    .map((d) => `${DIMENSION_COLUMN[d] === undefined ? sqlString('all') : `l.${dimensionFactColumn(d)}`} AS ${quoteIdent(d)}`)
+    .join(', ');
+  const dimensionList = view.dimensions.map(quoteIdent).join(', ');
+  const rowKey = view.dimensions.map((d) => `${sqlString(`${d}=`)} || ${escapeKeySql(quoteIdent(d))}`).join(` || '|' || `);
+
+  const aggregates = view.monoidMeasures.map((m) => `    ${m.sql.aggregate} AS ${quoteIdent(stateColumnName(m))}`).join(',\n');
+  const sql = `-- view ${view.name}, grain ${grain} (generated from schemas/views; do not edit)
+WITH
+${inline === undefined ? '' : `${inline.sql},\n`}facts AS (
+  SELECT l.*, ${dimensionSelect},
+    ${bucketSql(grain, g)} AS bucket,
     ${bucketMinutesSql(grain, g)} / l.registry_interval_minutes AS expected_n
-  FROM located l
-  JOIN tariff_prices p ON p.tariff_id = l.tariff_id AND p.weekend = (isodow(l.local_start) >= 6) AND p.local_hour = hour(l.local_start)
-  JOIN tariff_standing s ON s.tariff_id = l.tariff_id
+  FROM ${source} l
 ),
 partials AS (
   SELECT ${rowKey} AS row_key, ${dimensionList}, bucket,
@@ -126,7 +183,7 @@ ${aggregates}
   GROUP BY ${dimensionList}, bucket
 ),
 ${finalizeSql(view)}`;
-  return { sql, params: { ...readings.params, ...meters.params } };
+  return { sql, params: inline?.params ?? {} };
 }
 
 /**

@@ -2,14 +2,15 @@ import type { GrainId } from '../../schemas/views/index.ts';
 
 /**
  * grains.ts in DuckDB: bucket ids and bucket lengths. `startMs` is a BIGINT UTC epoch-ms
- * expression, `localStart` the naive local TIMESTAMP of the same instant in the site zone, `zone`
- * the zone column. Local buckets are labelled by the local date's midnight read as UTC (the same
+ * expression, `localStart` the naive local TIMESTAMP of the same instant in the site zone. Local buckets are labelled by the local date's midnight read as UTC (the same
  * wall-clock label grains.ts uses); their length is measured between the zone's real midnights.
  */
 export interface GrainSqlInputs {
   startMs: string;
   localStart: string;
-  zone: string;
+  /** Minutes of the local day / month holding the instant (computed once per zone and instant). */
+  localDayMinutes: string;
+  localMonthMinutes: string;
 }
 
 export function bucketSql(grain: GrainId, x: GrainSqlInputs): string {
@@ -42,17 +43,13 @@ export function bucketMinutesSql(grain: GrainId, x: GrainSqlInputs): string {
       return `((epoch_ms(${start} + INTERVAL 1 MONTH) - epoch_ms(${start})) / 60000)`;
     }
     case 'local-day':
-      return localSpanMinutesSql(`date_trunc('day', ${x.localStart})`, 'INTERVAL 1 DAY', x.zone);
+      return x.localDayMinutes;
     case 'local-month':
-      return localSpanMinutesSql(`date_trunc('month', ${x.localStart})`, 'INTERVAL 1 MONTH', x.zone);
+      return x.localMonthMinutes;
   }
 }
 
-/** Minutes of the local day holding the instant (1380/1440/1500), for the standing-charge share. */
-export function localDayMinutesSql(x: GrainSqlInputs): string {
-  return localSpanMinutesSql(`date_trunc('day', ${x.localStart})`, 'INTERVAL 1 DAY', x.zone);
-}
-
-function localSpanMinutesSql(localMidnight: string, step: string, zone: string): string {
+/** Minutes between a local midnight and the next step (1380/1440/1500 for a day) in a zone. */
+export function localSpanMinutesSql(localMidnight: string, step: string, zone: string): string {
   return `((epoch_ms(timezone(${zone}, ${localMidnight} + ${step})) - epoch_ms(timezone(${zone}, ${localMidnight}))) / 60000)`;
 }

@@ -1,6 +1,7 @@
 export {
   type CompiledQuery,
   type CompileOptions,
+  compileFactsQuery,
   compileMergeQuery,
   compileViewQuery,
   hasSeparateState,

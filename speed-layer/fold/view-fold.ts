@@ -321,6 +321,24 @@ export class ViewFold {
     return { partition: this.partition, throughOffset: this.maxOffset, partials, batchConflicts, remaining };
   }
 
+  /**
+   * Forgets which rows are dirty without computing them: for a fold rebuilt in memory up to an
+   * offset whose rows Cassandra already holds (the partition's checkpoint), so a restart rewrites
+   * only what changed after it. Removed rows leave the fold exactly as a flush would remove them.
+   */
+  markClean(): void {
+    this.epoch++;
+    const rows = this.queuePos < this.queue.length ? this.queue.slice(this.queuePos).concat(this.pending) : this.pending;
+    for (const row of rows) {
+      row.dirty = false;
+      if (row.members.length === 0) row.home.delete(row.bucket);
+    }
+    this.pending = [];
+    this.queue = [];
+    this.queuePos = 0;
+    this.batchConflicts = 0;
+  }
+
   /** Every current row of `view` at `grain` (dirty or not), sorted by key then bucket. */
   snapshot(view: ViewDefinition, grain: GrainId): ViewRow[] {
     const out: ViewRow[] = [];

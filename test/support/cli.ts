@@ -44,6 +44,8 @@ export function cliEnv(config: Config): NodeJS.ProcessEnv {
     METERFLOW_KAFKA__TOPICS__VIEW_CHANGES__NAME: config.kafka.topics.viewChanges.name,
     METERFLOW_SPEED__GROUP_ID: config.speed.groupId,
     METERFLOW_SPEED__FLUSH_INTERVAL_MS: String(config.speed.flushIntervalMs),
+    METERFLOW_SPEED__SESSION_TIMEOUT_MS: String(config.speed.sessionTimeoutMs),
+    METERFLOW_SPEED__REFRESH_INTERVAL_MS: String(config.speed.refreshIntervalMs),
     METERFLOW_INGEST__RETENTION_DAYS: String(config.ingest.retentionDays),
     ...(config.kafka.brokers ? { KAFKA_BROKERS: config.kafka.brokers.join(',') } : {}),
     METERFLOW_INFRA__KAFKA__CONTROLLER_PORT: String(config.infra.kafka.controllerPort),
