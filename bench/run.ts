@@ -12,6 +12,10 @@ const BENCHES: Record<string, { file: string; goal: string }> = {
   ingest: { file: 'ingest.bench.ts', goal: '≥ 300,000 readings/s with node-rdkafka, within 2× of kcat' },
   fold: { file: 'fold.bench.ts', goal: 'the speed layer’s in-memory fold must not be the bottleneck of ≥ 100,000 readings/s' },
   speed: { file: 'speed.bench.ts', goal: '≥ 100,000 readings/s sustained; p99 freshness ≤ 1 s at 50,000 readings/s' },
+  batch: {
+    file: 'batch.bench.ts',
+    goal: 'full recompute of every view ≤ 1.2× the raw DuckDB GROUP BY meter, hour over the same files; peak memory ≤ 2 GiB',
+  },
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
