@@ -10,7 +10,17 @@ import { ingestMetrics } from './metrics.ts';
 
 /** One input to ingest: a parsed reading, or something a parser already refused, with where it came from. */
 export type IngestInput =
-  | { reading: MeterReading; raw?: Buffer; source: string; origin: DeadLetterOrigin }
+  | {
+      reading: MeterReading;
+      /**
+       * The input as received, dead-lettered as the original bytes if a rule refuses the reading
+       * (a string is encoded only then, so file sources pass their record text at no cost).
+       * Without it the dead letter holds the reading as JSON.
+       */
+      raw?: Buffer | string | undefined;
+      source: string;
+      origin: DeadLetterOrigin;
+    }
   | { reject: { reason: RejectReason; message: string; raw: Buffer }; source: string; origin: DeadLetterOrigin };
 
 export type IngestOutcome = { status: 'accepted' } | { status: 'rejected'; reason: RejectReason; message: string };
@@ -95,7 +105,12 @@ export class IngestPipeline {
       this.push(this.readings, { key: verdict.reading.meterId, value: encodeReading(verdict.reading) }, ACCEPTED, resolve, reject);
       return;
     }
-    const raw = input.raw ?? Buffer.from(JSON.stringify(input.reading));
+    const raw =
+      input.raw === undefined
+        ? Buffer.from(JSON.stringify(input.reading))
+        : typeof input.raw === 'string'
+          ? Buffer.from(input.raw)
+          : input.raw;
     const outcome: IngestOutcome = { status: 'rejected', reason: verdict.reason, message: verdict.message };
     this.push(this.deadLetters, this.deadLetter(verdict.reason, verdict.message, raw, input), outcome, resolve, reject);
   }
