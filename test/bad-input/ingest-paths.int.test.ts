@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../core/config.ts';
 import { createLogger } from '../../core/logger.ts';
 import { createIngestPipeline } from '../../ingest/pipeline/create-pipeline.ts';
-import type { IngestPipeline } from '../../ingest/pipeline/ingest-pipeline.ts';
+import { type IngestPipeline, PRODUCE_LIMITS } from '../../ingest/pipeline/ingest-pipeline.ts';
 import type { ProducerTransport } from '../../ingest/producer/transport.ts';
 import { replayFiles } from '../../ingest/replay/replay.ts';
 import { simulatedFleet } from '../../ingest/simulator/fleet.ts';
@@ -70,6 +70,47 @@ describe('bad readings through the ingest pipeline (every validation rule)', () 
       });
       expect((await readings(config, good.length)).sort(byStart)).toEqual([...good].sort(byStart));
       expect(await topicMessageCount(config, config.kafka.topics.readings.name)).toBe(good.length);
+    } finally {
+      await transport.disconnect();
+    }
+  });
+});
+
+describe('oversize bad input', () => {
+  it('is dead-lettered with its original cut to the limit, and the pipeline keeps accepting around it', async () => {
+    const config = await withFreshTopics(base);
+    const { pipeline, transport } = await pipelineOn(config);
+    try {
+      const huge = goodReading(1, { meterId: `bad:${'x'.repeat(1_500_000)}` });
+      const bigRaw = Buffer.alloc(2_000_000, 0x41);
+      const outcomes = await Promise.all([
+        pipeline.enqueue({ reading: goodReading(2), source: 'test', origin: null }),
+        pipeline.enqueue({ reading: huge, source: 'test', origin: null }),
+        pipeline.enqueue({ reading: goodReading(3), source: 'test', origin: null }),
+        pipeline.enqueue({ reject: { reason: 'MALFORMED', message: 'a 2 MB line', raw: bigRaw }, source: 'test', origin: null }),
+        // Many large bad inputs in a row: the batches are cut by size, not only by count.
+        ...Array.from({ length: 12 }, (_, i) =>
+          pipeline.enqueue({ reading: goodReading(4, { value: -1 }), raw: Buffer.alloc(200_000, i), source: 'test', origin: null }),
+        ),
+        pipeline.enqueue({ reading: goodReading(5), source: 'test', origin: null }),
+      ]);
+      expect(outcomes.map((o) => o.status)).toEqual([
+        'accepted',
+        'rejected',
+        'accepted',
+        'rejected',
+        ...Array(12).fill('rejected'),
+        'accepted',
+      ]);
+      const letters = await deadLetters(config, 14);
+      const cut = letters.find((l) => l.reason === 'UNKNOWN_METER');
+      expect(cut?.original.length).toBe(PRODUCE_LIMITS.originalBytes);
+      expect(cut?.original.toString()).toBe(JSON.stringify(huge).slice(0, PRODUCE_LIMITS.originalBytes));
+      expect(cut?.message).toMatch(/original of \d+ bytes cut to its first 262144/);
+      expect(cut?.message.length).toBeLessThan(PRODUCE_LIMITS.messageChars + 100);
+      expect(letters.find((l) => l.reason === 'MALFORMED')?.original.equals(bigRaw.subarray(0, PRODUCE_LIMITS.originalBytes))).toBe(true);
+      for (let i = 0; i < 12; i++) expect(letters.some((l) => l.original.equals(Buffer.alloc(200_000, i)))).toBe(true);
+      expect(await topicMessageCount(config, config.kafka.topics.readings.name)).toBe(3);
     } finally {
       await transport.disconnect();
     }
