@@ -15,7 +15,7 @@ import { CORPUS_METERS, goodReading, meterMap, NOW } from '../bad-input/corpus.t
 import { withFreshTopics } from '../support/kafka-helpers.ts';
 import { waitForSpeedCaughtUp, withFreshKeyspace } from '../support/speed-helpers.ts';
 import { testConfig } from '../support/test-config.ts';
-import { encode, INJECTIONS, type Operation, operationsOf, PARAMETER_HINTS, requestFor } from './fuzz-spec.ts';
+import { encode, INJECTIONS, type Operation, operationsOf, PARAMETER_HINTS, requestFor, routerRoutes } from './fuzz-spec.ts';
 
 // Property-based fuzz of every endpoint the app documents, on the app `meterflow serve` runs
 // (startServer: Cassandra key store, meter registry and speed views, DuckDB batch views, the kafkajs
@@ -121,6 +121,16 @@ describe('route coverage', () => {
     for (const r of ['POST /v1/readings', 'GET /v1/views', 'GET /v1/views/{view}/series', ...OPEN_ROUTES]) expect(routes).toContain(r);
     const missing = ops.flatMap((o) => [...o.pathParams, ...o.queryParams]).filter((p) => PARAMETER_HINTS[p] === undefined);
     expect(missing, 'add these parameters to PARAMETER_HINTS in test/api-fuzz/fuzz-spec.ts').toEqual([]);
+  });
+
+  it('every route in the router is one of the fuzzed operations (none hidden from the OpenAPI document)', () => {
+    const fuzzed = new Set(ops.map((o) => `${o.method} ${o.path}`));
+    const routes = routerRoutes(server.app);
+    expect(routes.length).toBeGreaterThanOrEqual(fuzzed.size);
+    expect(
+      routes.filter((r) => !fuzzed.has(r)),
+      'routes without fuzz coverage: document them (route schema) or add them in operationsOf',
+    ).toEqual([]);
   });
 
   it('only the operations and documentation endpoints are open; every other route needs a key', () => {

@@ -47,6 +47,29 @@ export async function operationsOf(app: FastifyInstance): Promise<Operation[]> {
   return ops;
 }
 
+/**
+ * Every route the router holds, as `METHOD /path/{param}` (HEAD and Swagger UI's static files left
+ * out), read from printRoutes: the check that no route escapes the fuzz by being left out of the
+ * OpenAPI document.
+ */
+export function routerRoutes(app: FastifyInstance): string[] {
+  const stack: string[] = [];
+  const out: string[] = [];
+  for (const line of app.printRoutes({ commonPrefix: false }).split('\n')) {
+    const m = /^((?:[│ ] {3})*)[├└]── (.*?)(?: \(([A-Z, ]+)\))?$/.exec(line);
+    if (!m) continue;
+    const depth = (m[1] as string).length / 4;
+    stack.length = depth;
+    stack.push(m[2] as string);
+    const path = stack.join('').replace(/:(\w+)/g, '{$1}');
+    for (const method of (m[3] ?? '').split(',').map((x) => x.trim())) {
+      if (method === '' || method === 'HEAD' || path.startsWith('/docs/static/') || path === '/docs/*') continue;
+      out.push(`${method} ${path === '/docs/' ? '/docs' : path}`);
+    }
+  }
+  return [...new Set(out)].sort();
+}
+
 /** Strings that break naive SQL/CQL, paths, parsers, logs and terminals. */
 export const INJECTIONS = [
   "'",
