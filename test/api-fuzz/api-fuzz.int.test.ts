@@ -45,6 +45,25 @@ async function tables(): Promise<string[]> {
   return rs.rows.map((r) => r.get('table_name') as string).sort();
 }
 
+/**
+ * app.inject with a time limit: a streaming route (server-sent events) never ends its response, and
+ * would hang the suite instead of failing it. Such a route needs its own fuzz entry that closes the stream.
+ */
+async function inject(req: InjectOptions | string): Promise<LightMyRequestResponse> {
+  let timer: NodeJS.Timeout | undefined;
+  const url = typeof req === 'string' ? req : String(req.url);
+  try {
+    return await Promise.race([
+      server.app.inject(req),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no complete answer within 10 s (a streaming route?): ${url.slice(0, 200)}`)), 10_000);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const describeRequest = (req: InjectOptions) => `${req.method} ${String(req.url).slice(0, 200)}`;
 
 /** The contract for any request: never a 5xx; every 4xx is a JSON {code, message} error body. */
@@ -107,7 +126,7 @@ beforeAll(async () => {
   server = await startServer(config, log);
   ops = await operationsOf(server.app);
   tablesBefore = await tables();
-  answerBefore = (await server.app.inject({ method: 'GET', url: SERIES, headers: good })).body;
+  answerBefore = (await inject({ method: 'GET', url: SERIES, headers: good })).body;
 });
 
 afterAll(async () => {
@@ -158,12 +177,12 @@ describe('authentication on every data endpoint (real Cassandra key store)', () 
     for (const op of data) {
       for (const [name, headers, status, code] of cases) {
         const req = plainRequest(op, headers);
-        const res = await server.app.inject(req);
+        const res = await inject(req);
         expect(res.statusCode, `${name}: ${describeRequest(req)}`).toBe(status);
         expect(res.json(), `${name}: ${describeRequest(req)}`).toMatchObject({ code, message: expect.any(String) });
       }
       // And with the good key the same request is not refused for auth.
-      const ok = await server.app.inject(plainRequest(op, good));
+      const ok = await inject(plainRequest(op, good));
       expect([401, 403]).not.toContain(ok.statusCode);
     }
   });
@@ -172,7 +191,7 @@ describe('authentication on every data endpoint (real Cassandra key store)', () 
     for (const op of ops.filter((o) => o.needsKey)) {
       await fc.assert(
         fc.asyncProperty(requestFor(op, {}), fc.constantFrom<Record<string, string>>({}, revoked), async (req, headers) => {
-          const res = await server.app.inject({ ...req, headers: { ...req.headers, ...headers } });
+          const res = await inject({ ...req, headers: { ...req.headers, ...headers } });
           expectContract(req, res);
           // The router refuses a malformed path before any route runs (so before auth): no data either way.
           if (res.statusCode === 400) expect(res.json().message).toMatch(/path parameter is longer|URL path is not valid/);
@@ -191,7 +210,7 @@ describe('fuzz with a valid key: never a 5xx, every 4xx a {code, message} body',
     for (const op of ops) {
       await fc.assert(
         fc.asyncProperty(requestFor(op, good), async (req) => {
-          const res = await server.app.inject(req);
+          const res = await inject(req);
           expectContract(req, res);
           answered++;
           if (res.statusCode < 300) ok++;
@@ -210,7 +229,7 @@ describe('fuzz with a valid key: never a 5xx, every 4xx a {code, message} body',
       [`/v1/views/${'v'.repeat(101)}/series`, /longer than the 100 characters/],
     ] as const) {
       for (const headers of [good, {}]) {
-        const res = await server.app.inject({ method: 'GET', url, headers });
+        const res = await inject({ method: 'GET', url, headers });
         expect(res.statusCode, url).toBe(400);
         expect(res.json()).toMatchObject({ code: 'MF_BAD_REQUEST', message: expect.stringMatching(message) });
       }
@@ -221,13 +240,13 @@ describe('fuzz with a valid key: never a 5xx, every 4xx a {code, message} body',
     for (const op of ops) {
       const method = op.method === 'GET' ? 'DELETE' : 'PUT';
       const req: InjectOptions = { ...plainRequest(op, good), method };
-      const res = await server.app.inject(req);
+      const res = await inject(req);
       expectContract(req, res);
       expect(res.statusCode).toBe(404);
     }
     for (const junk of INJECTIONS.slice(0, 20)) {
       const req: InjectOptions = { method: 'GET', url: `/v1/${encode(junk)}`, headers: good };
-      const res = await server.app.inject(req);
+      const res = await inject(req);
       expectContract(req, res);
     }
   });
@@ -239,7 +258,7 @@ describe('fuzz with a valid key: never a 5xx, every 4xx a {code, message} body',
         `/v1/views/meter_15m/series?key=${encode(`meter=${s}`)}&from=2026-05-01&to=2026-06-01&grain=day`,
       ]) {
         const req: InjectOptions = { method: 'GET', url, headers: good };
-        const res = await server.app.inject(req);
+        const res = await inject(req);
         expectContract(req, res);
         // A key that names a meter no one has is a valid question with an empty answer, never another meter's data.
         if (res.statusCode === 200) expect(res.json().buckets ?? res.json().rows ?? []).toEqual([]);
@@ -247,7 +266,7 @@ describe('fuzz with a valid key: never a 5xx, every 4xx a {code, message} body',
     }
     expect(await tables()).toEqual(tablesBefore);
     // The seeded meter still answers exactly what was ingested, as before the fuzz.
-    const after = await server.app.inject({ method: 'GET', url: SERIES, headers: good });
+    const after = await inject({ method: 'GET', url: SERIES, headers: good });
     expect(after.statusCode).toBe(200);
     expect(after.json().buckets.length).toBeGreaterThan(0);
     expect(after.json().buckets).toEqual(JSON.parse(answerBefore).buckets);
@@ -258,7 +277,7 @@ describe('fuzz with a valid key: never a 5xx, every 4xx a {code, message} body',
     const store = new CassandraKeyStore(cassandra);
     for (const id of keyIds) expect(await store.get(id)).toBeDefined();
     expect((await new MeterRegistryStore(cassandra).asMap()).size).toBe(CORPUS_METERS.length);
-    const health = await server.app.inject({ method: 'GET', url: '/ready' });
+    const health = await inject({ method: 'GET', url: '/ready' });
     expect(health.statusCode).toBe(200);
   });
 });
