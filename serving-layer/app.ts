@@ -7,7 +7,7 @@ import { CachedKeyLookup } from './auth/cached-key-lookup.ts';
 import type { KeyStore } from './auth/key-store.ts';
 import { installBodyParsers } from './http/body-parsers.ts';
 import { errorBodySchema } from './http/error-body.ts';
-import { installErrorHandlers } from './http/error-handler.ts';
+import { frameworkErrorHandler, installErrorHandlers, MAX_PARAM_LENGTH } from './http/error-handler.ts';
 import { collectProcessMetrics, installRequestTiming } from './http/http-metrics.ts';
 import { registerOpenApi } from './http/openapi.ts';
 import { registerRateLimit } from './http/rate-limit.ts';
@@ -53,6 +53,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     // Requests sent to 127.0.0.1 by a reverse proxy carry the client address in X-Forwarded-For
     // only when the operator says so; default: trust nobody.
     trustProxy: false,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // Router errors (bad percent-encoding, over-long path parameters) get the same {code, message} body.
+    frameworkErrors: frameworkErrorHandler(serving.bodyLimitBytes),
   }) as unknown as FastifyInstance;
 
   installErrorHandlers(app, serving.bodyLimitBytes);

@@ -12,15 +12,14 @@ import { LocalInfra } from '../infra/local/local-infra.ts';
 import { createIngestPipeline } from '../ingest/pipeline/create-pipeline.ts';
 import { replayFiles } from '../ingest/replay/replay.ts';
 import { lclMeters } from '../ingest/sources/index.ts';
-import { decodeReading, decodeViewChange } from '../schemas/avro/codec.ts';
+import { decodeViewChange } from '../schemas/avro/codec.ts';
 import type { Meter } from '../schemas/reading.ts';
-import { encodeRowKey, finalizeStates, meter15m, meterLookup, plusStates, VIEWS } from '../schemas/views/index.ts';
-import { ViewFold } from '../speed-layer/fold/index.ts';
+import { encodeRowKey, finalizeStates, meter15m, plusStates } from '../schemas/views/index.ts';
 import { SpeedLayer } from '../speed-layer/speed-layer.ts';
 import { SpeedStore } from '../speed-layer/store/speed-store.ts';
 import { DATA_DIR } from './support/data-dir.ts';
 import { consumeAll, topicMessageCount, withFreshTopics } from './support/kafka-helpers.ts';
-import { dumpSpeedRows, spawnSpeed, waitForSpeedCaughtUp, withFreshKeyspace } from './support/speed-helpers.ts';
+import { dumpSpeedRows, foldReference, spawnSpeed, waitForSpeedCaughtUp, withFreshKeyspace } from './support/speed-helpers.ts';
 import { testConfig } from './support/test-config.ts';
 
 // The speed layer on the real local Kafka and Cassandra, fed with real London households.
@@ -221,28 +220,3 @@ describe('speed layer on real Kafka and Cassandra', () => {
     for (const [k, states] of expected) expect(after.get(k), k).toBe(states);
   });
 });
-
-/** The partials a single uninterrupted fold of the given messages produces (offsets after `from(p)` only). */
-function foldReference(
-  messages: { partition: number; offset: string; value: Buffer }[],
-  meters: Meter[],
-  from: (partition: number) => number,
-): Map<string, string> {
-  const lookup = meterLookup(meters);
-  const folds = new Map<number, ViewFold>();
-  for (const m of messages) {
-    if (Number(m.offset) <= from(m.partition)) continue;
-    let fold = folds.get(m.partition);
-    if (fold === undefined) {
-      fold = new ViewFold({ partition: m.partition, views: VIEWS, meters: lookup });
-      folds.set(m.partition, fold);
-    }
-    fold.fold(decodeReading(m.value), Number(m.offset));
-  }
-  const expected = new Map<string, string>();
-  for (const fold of folds.values()) {
-    for (const p of fold.flush().partials)
-      if (!p.removed) expected.set(`${p.view}|${p.grain}|${p.key}|${p.bucket}|${fold.partition}`, JSON.stringify(p.states));
-  }
-  return expected;
-}

@@ -10,7 +10,17 @@ import { ingestMetrics } from './metrics.ts';
 
 /** One input to ingest: a parsed reading, or something a parser already refused, with where it came from. */
 export type IngestInput =
-  | { reading: MeterReading; raw?: Buffer; source: string; origin: DeadLetterOrigin }
+  | {
+      reading: MeterReading;
+      /**
+       * The input as received, dead-lettered as the original bytes if a rule refuses the reading
+       * (a string is encoded only then, so file sources pass their record text at no cost).
+       * Without it the dead letter holds the reading as JSON.
+       */
+      raw?: Buffer | string | undefined;
+      source: string;
+      origin: DeadLetterOrigin;
+    }
   | { reject: { reason: RejectReason; message: string; raw: Buffer }; source: string; origin: DeadLetterOrigin };
 
 export type IngestOutcome = { status: 'accepted' } | { status: 'rejected'; reason: RejectReason; message: string };
@@ -42,6 +52,13 @@ interface Pending {
 const ACCEPTED: IngestOutcome = { status: 'accepted' };
 
 /**
+ * Size bounds that keep every produce request under Kafka's default 1 MiB message limit
+ * (message.max.bytes applies to a whole record batch): a batch is sent once it holds batchBytes,
+ * and a dead letter keeps at most originalBytes of the original input and messageChars of text.
+ */
+export const PRODUCE_LIMITS = { originalBytes: 256 * 1024, messageChars: 2_000, batchBytes: 512 * 1024 } as const;
+
+/**
  * Every input path ends here: validate (one VEE rule set), encode as Avro, and produce to the
  * readings topic keyed by meter — or to the dead-letter topic with the reason and the original
  * bytes. An input counts as accepted (or dead-lettered) only once the broker acknowledged it.
@@ -51,6 +68,7 @@ export class IngestPipeline {
   readonly stats: IngestStats = { accepted: 0, deadLettered: 0, byReason: {} };
   private readings: Pending[] = [];
   private deadLetters: Pending[] = [];
+  private readonly queuedBytes = { readings: 0, deadLetters: 0 };
   private readonly inFlight = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private failure: unknown;
@@ -95,7 +113,12 @@ export class IngestPipeline {
       this.push(this.readings, { key: verdict.reading.meterId, value: encodeReading(verdict.reading) }, ACCEPTED, resolve, reject);
       return;
     }
-    const raw = input.raw ?? Buffer.from(JSON.stringify(input.reading));
+    const raw =
+      input.raw === undefined
+        ? Buffer.from(JSON.stringify(input.reading))
+        : typeof input.raw === 'string'
+          ? Buffer.from(input.raw)
+          : input.raw;
     const outcome: IngestOutcome = { status: 'rejected', reason: verdict.reason, message: verdict.message };
     this.push(this.deadLetters, this.deadLetter(verdict.reason, verdict.message, raw, input), outcome, resolve, reject);
   }
@@ -108,7 +131,15 @@ export class IngestPipeline {
   }
 
   private deadLetter(reason: RejectReason, message: string, original: Buffer, input: IngestInput): OutboundMessage {
-    const value = encodeDeadLetter({ reason, message, original, source: input.source, origin: input.origin, time: Date.now() });
+    // A dead letter must fit under the broker's message limit, or one huge bad input would fail
+    // its batch and stop the pipeline: beyond the cap the original is cut, and the message says so.
+    let text = message.length > PRODUCE_LIMITS.messageChars ? `${message.slice(0, PRODUCE_LIMITS.messageChars)}…` : message;
+    let kept = original;
+    if (original.length > PRODUCE_LIMITS.originalBytes) {
+      kept = original.subarray(0, PRODUCE_LIMITS.originalBytes);
+      text += ` (original of ${original.length} bytes cut to its first ${kept.length})`;
+    }
+    const value = encodeDeadLetter({ reason, message: text, original: kept, source: input.source, origin: input.origin, time: Date.now() });
     // Keyed by reason so that one partition's consumers see one reason's burst in order.
     return { key: reason, value, headers: { reason } };
   }
@@ -121,7 +152,10 @@ export class IngestPipeline {
     reject: Pending['reject'],
   ): void {
     queue.push({ message, outcome, resolve, reject });
-    if (queue.length >= this.o.batchSize) this.sendBatch(queue === this.readings ? 'readings' : 'deadLetters');
+    const which = queue === this.readings ? 'readings' : 'deadLetters';
+    this.queuedBytes[which] += message.value.length;
+    // By count and by size: a produce request over the broker's limit fails whole.
+    if (queue.length >= this.o.batchSize || this.queuedBytes[which] >= PRODUCE_LIMITS.batchBytes) this.sendBatch(which);
     else if (this.timer === undefined) this.timer = setTimeout(() => this.sendQueued(), this.o.lingerMs ?? 5);
   }
 
@@ -138,6 +172,7 @@ export class IngestPipeline {
     const batch = which === 'readings' ? this.readings : this.deadLetters;
     if (which === 'readings') this.readings = [];
     else this.deadLetters = [];
+    this.queuedBytes[which] = 0;
     const topic = this.o.topics[which];
     const started = process.hrtime.bigint();
     const p = this.o.transport

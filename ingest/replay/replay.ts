@@ -32,7 +32,7 @@ export async function replayFiles(
     for await (const item of parseFile(file, format, options.mapping)) {
       if (!pipeline.hasRoom()) await pipeline.ready();
       const origin = { kind: 'file' as const, file: item.file, line: item.line };
-      if (item.reading) pipeline.offer({ reading: item.reading, source: item.reading.source, origin });
+      if (item.reading) pipeline.offer({ reading: item.reading, raw: item.raw, source: item.reading.source, origin });
       else pipeline.offer({ reject: item.reject, source: `replay:${format}:${item.file}`, origin });
       items++;
       if (item.line !== lastLine) {

@@ -103,7 +103,7 @@ export async function* readAusgrid(path: string): AsyncGenerator<SourceItem> {
           source,
           correction: false,
         };
-        yield { file, line: record.line, reading };
+        yield { file, line: record.line, reading, raw: record.raw };
       }
     }
   }

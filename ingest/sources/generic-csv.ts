@@ -100,7 +100,7 @@ export async function* readCsv(path: string, mapping: CsvColumnMapping): AsyncGe
       source,
       correction: false,
     };
-    yield { file, line: record.line, reading };
+    yield { file, line: record.line, reading, raw: record.raw };
   }
   if (index === undefined) throw badHeader(path, 'a CSV with a header row', undefined);
 }

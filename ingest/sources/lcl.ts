@@ -72,7 +72,7 @@ export async function* readLcl(path: string, opts: { sourcePrefix?: string } = {
       source,
       correction: false,
     };
-    yield { file, line: record.line, reading };
+    yield { file, line: record.line, reading, raw: record.raw };
   }
   if (header) throw badHeader(path, 'an LCL CSV with a header row', undefined);
 }

@@ -95,7 +95,7 @@ export async function* readOpsd(path: string): AsyncGenerator<SourceItem> {
         source,
         correction: false,
       };
-      yield { file, line: record.line, reading };
+      yield { file, line: record.line, reading, raw: record.raw };
     }
   }
   if (columns === undefined) throw badHeader(path, 'an OPSD CSV with a header row', undefined);

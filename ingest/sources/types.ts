@@ -15,5 +15,12 @@ export interface SourceReject {
  * cannot become a MeterReading; the VEE rules (validateReading) run afterwards on every reading.
  */
 export type SourceItem =
-  | { file: string; line: number; reading: MeterReading; reject?: undefined }
+  | {
+      file: string;
+      line: number;
+      reading: MeterReading;
+      /** The source record as read (a reference, not a copy): the dead letter's original bytes if a rule refuses the reading. */
+      raw?: string;
+      reject?: undefined;
+    }
   | { file: string; line: number; reading?: undefined; reject: SourceReject };

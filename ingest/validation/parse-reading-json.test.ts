@@ -52,6 +52,11 @@ describe('parseReadingJson', () => {
     expect(parseReadingJsonLine('{"meterId":', 's')).toMatchObject({ ok: false, reason: 'MALFORMED' });
   });
 
+  it('lets a value JSON made infinite (1e999) through, for validateReading to refuse as NOT_FINITE', () => {
+    const line = JSON.stringify(body).replace('0.4', '1e999');
+    expect(parseReadingJsonLine(line, 's')).toMatchObject({ ok: true, reading: { value: Number.POSITIVE_INFINITY } });
+  });
+
   it('never throws on arbitrary input', () => {
     fc.assert(
       fc.property(fc.oneof(fc.anything(), fc.json()), (input) => {

@@ -17,7 +17,8 @@ const readingJson = z.strictObject({
   intervalMinutes: z.number().int().positive(),
   channel: z.enum(['import', 'export']).default('import'),
   kind: z.enum(['interval', 'register']).default('interval'),
-  value: z.number(),
+  // Any number, even one JSON.parse made infinite (1e999): validateReading refuses it as NOT_FINITE, not as a shape error.
+  value: z.custom<number>((v) => typeof v === 'number', { message: 'expected a number' }),
   quality: z.enum(['actual', 'estimated', 'edited']).default('actual'),
   correction: z.boolean().default(false),
 });

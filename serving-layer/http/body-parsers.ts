@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { MeterflowError } from '../../core/errors.ts';
+import { jsonErrorPosition } from './json-error-position.ts';
 
 export const NDJSON = 'application/x-ndjson';
 
@@ -44,7 +45,8 @@ export function parseJsonBody(text: string): unknown {
     value = JSON.parse(text);
   } catch (err) {
     const message = (err as Error).message;
-    const position = Number(/at position (\d+)/.exec(message)?.[1] ?? Number.NaN);
+    // V8 names the position for some syntax errors only ("Unexpected token" has none since Node 20).
+    const position = Number(/at position (\d+)/.exec(message)?.[1] ?? jsonErrorPosition(text) ?? Number.NaN);
     const where = Number.isInteger(position) ? lineColumn(text, position) : undefined;
     throw new MeterflowError(
       'MF_BAD_REQUEST',

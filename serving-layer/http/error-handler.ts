@@ -61,6 +61,31 @@ export function toMeterflowError(err: unknown, request: FastifyRequest, bodyLimi
   return new MeterflowError('MF_INTERNAL', `internal error (request ${request.id}); the server log has the details`, { cause: err });
 }
 
+/**
+ * For `frameworkErrors` (a Fastify constructor option): errors the router raises before any route
+ * or hook runs — a path with broken percent-encoding, a path parameter over Fastify's maxParamLength —
+ * which Fastify would otherwise answer with a body of its own shape and `FST_` code.
+ */
+export function frameworkErrorHandler(bodyLimitBytes: number) {
+  return (err: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
+    let mfErr: MeterflowError;
+    if (err.code === 'FST_ERR_BAD_URL') {
+      mfErr = new MeterflowError('MF_BAD_REQUEST', 'the URL path is not valid: a percent-encoded part of it does not decode');
+    } else if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+      mfErr = new MeterflowError('MF_BAD_REQUEST', `a path parameter is longer than the ${MAX_PARAM_LENGTH} characters allowed`, {
+        details: { maxParamLength: MAX_PARAM_LENGTH },
+      });
+    } else {
+      mfErr = toMeterflowError(err, request, bodyLimitBytes);
+    }
+    if (mfErr.status >= 500) request.log.error({ err, code: mfErr.code }, 'request failed');
+    void reply.status(mfErr.status).send(mfErr.toJSON());
+  };
+}
+
+/** Fastify's default maxParamLength, which buildApp keeps. */
+export const MAX_PARAM_LENGTH = 100;
+
 export function installErrorHandlers(app: FastifyInstance, bodyLimitBytes: number): void {
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const mfErr = toMeterflowError(err, request, bodyLimitBytes);

@@ -6,6 +6,10 @@ import { type CassandraClient, createCassandra, readAllRows, toNumber } from '..
 import type { Config } from '../../core/config.ts';
 import { createLogger } from '../../core/logger.ts';
 import { migrate } from '../../infra/migrate/migrate.ts';
+import { decodeReading } from '../../schemas/avro/codec.ts';
+import type { Meter, MeterReading } from '../../schemas/reading.ts';
+import { meterLookup, VIEWS } from '../../schemas/views/index.ts';
+import { ViewFold } from '../../speed-layer/fold/index.ts';
 import { SpeedStore } from '../../speed-layer/store/speed-store.ts';
 import { BIN, cliEnv, ROOT } from './cli.ts';
 import { topicMessageCount } from './kafka-helpers.ts';
@@ -89,4 +93,40 @@ export function spawnSpeed(config: Config): ChildProcess {
   const child = spawn(process.execPath, [BIN, 'speed'], { cwd: ROOT, env: cliEnv(config), stdio: ['ignore', out, out] });
   closeSync(out);
   return child;
+}
+
+/**
+ * What the speed layer must hold for a readings topic: every message that decodes as a reading of a
+ * known meter, folded per partition by the reference ViewFold, as `view|grain|key|bucket|partition → states`.
+ * `from(p)`: the last offset of partition p that the generation does not hold (−1: none).
+ */
+export function foldReference(
+  messages: { partition: number; offset: string; value: Buffer }[],
+  meters: Meter[],
+  from: (partition: number) => number = () => -1,
+): Map<string, string> {
+  const lookup = meterLookup(meters);
+  const folds = new Map<number, ViewFold>();
+  for (const m of messages) {
+    if (Number(m.offset) <= from(m.partition)) continue;
+    let reading: MeterReading;
+    try {
+      reading = decodeReading(m.value);
+    } catch {
+      continue;
+    }
+    if (lookup(reading.meterId) === undefined) continue;
+    let fold = folds.get(m.partition);
+    if (fold === undefined) {
+      fold = new ViewFold({ partition: m.partition, views: VIEWS, meters: lookup });
+      folds.set(m.partition, fold);
+    }
+    fold.fold(reading, Number(m.offset));
+  }
+  const expected = new Map<string, string>();
+  for (const fold of folds.values()) {
+    for (const p of fold.flush().partials)
+      if (!p.removed) expected.set(`${p.view}|${p.grain}|${p.key}|${p.bucket}|${fold.partition}`, JSON.stringify(p.states));
+  }
+  return expected;
 }
