@@ -18,15 +18,23 @@ export async function runDown(config: Config, log: Logger): Promise<void> {
     const result = await terminate(p.supervisor, perComponent * Math.max(1, p.components.length) + 5_000);
     process.stdout.write(`pipeline   ${result} (pid ${p.supervisor.pid})\n`);
   }
-  for (const c of p.components) {
-    const record = readPidRecord(join(runDir, `${c.name}.pid`));
-    if (!isAlive(record)) continue;
-    const result = await terminate(record, perComponent);
-    log.info({ component: c.name, pid: record.pid, result }, `${c.name} ${result}`);
-    process.stdout.write(`${c.name.padEnd(10)} ${result} (pid ${record.pid}, left by an \`up\` that did not stop it)\n`);
-  }
+  await stopLeftovers(runDir, p.components, perComponent, log);
   if (!p.running && p.components.length === 0) process.stdout.write('pipeline   not running\n');
   for (const r of await new LocalInfra(config, log).down()) process.stdout.write(`${r.name.padEnd(10)} ${r.result}\n`);
+}
+
+/**
+ * Stops components whose `up` is gone (killed outright, so it could not stop them), last started
+ * first, by their pid files. `up` calls it too, so a new pipeline never runs beside an old one.
+ */
+export async function stopLeftovers(runDir: string, components: { name: string }[], timeoutMs: number, log: Logger): Promise<void> {
+  for (const c of [...components].reverse()) {
+    const record = readPidRecord(join(runDir, `${c.name}.pid`));
+    if (!isAlive(record)) continue;
+    const result = await terminate(record, timeoutMs);
+    log.info({ component: c.name, pid: record.pid, result }, `${c.name} ${result}`);
+    process.stdout.write(`${c.name.padEnd(10)} ${result} (pid ${record.pid}, left running by an \`up\` that was killed)\n`);
+  }
 }
 
 /** SIGTERM, wait for the process to end, SIGKILL after the timeout. */

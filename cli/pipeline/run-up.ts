@@ -7,11 +7,12 @@ import { LocalInfra } from '../../infra/local/local-infra.ts';
 import { migrate } from '../../infra/migrate/migrate.ts';
 import { countLines, replayFileList } from '../../ingest/replay/replay-files.ts';
 import { printStatus } from '../infra-commands.ts';
-import { runDirOf, writeStatusFile } from '../supervisor/run-dir.ts';
+import { readPipeline, runDirOf, writeStatusFile } from '../supervisor/run-dir.ts';
 import { Supervisor } from '../supervisor/supervisor.ts';
 import { type ChildContext, replayComponent, serviceComponents, simulateComponent } from './components.ts';
 import { demoData, prepareDemo } from './demo-setup.ts';
 import { watchFeedProgress } from './feed-progress.ts';
+import { stopLeftovers } from './run-down.ts';
 import { claimSupervisor, releaseSupervisor } from './run-files.ts';
 import { printPipelineStatus } from './status.ts';
 import { waitApiReady } from './wait-ready.ts';
@@ -38,6 +39,7 @@ export async function runUp(config: Config, log: Logger, child: ChildContext, o:
     await printPipelineStatus(config, log);
     return;
   }
+  await stopLeftovers(runDir, readPipeline(runDir).components, config.pipeline.stopTimeoutMs, log);
   const stop = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     if (!stop.signal.aborted) log.info({ signal }, 'stopping the pipeline');
@@ -88,7 +90,11 @@ export async function runUp(config: Config, log: Logger, child: ChildContext, o:
     releaseSupervisor(runDir);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    process.stdout.write('pipeline stopped; Kafka and Cassandra keep running (`npx meterflow down` stops them too)\n');
+    const local = ['kafka', 'cassandra'] as const;
+    const keepRunning = local.filter((n) => !new LocalInfra(config, log).isExternal(n));
+    process.stdout.write(
+      `pipeline stopped${keepRunning.length > 0 ? `; the local ${keepRunning.join(' and ')} keep running (\`npx meterflow down\` stops them)` : ''}\n`,
+    );
   }
 }
 

@@ -16,6 +16,7 @@ export async function printPipelineStatus(config: Config, log: Logger, format: S
     return healthy;
   }
   const infra = await new LocalInfra(config, log).status();
+  const orphans = p.running ? 0 : p.components.filter((c) => c.pid !== undefined).length;
   if (format === 'json') {
     process.stdout.write(
       `${JSON.stringify({ pipeline: { running: p.running, pid: p.supervisor?.pid ?? null, url: p.url ?? null, components: p.components }, infra }, null, 2)}\n`,
@@ -24,7 +25,7 @@ export async function printPipelineStatus(config: Config, log: Logger, format: S
     process.stdout.write(
       p.running
         ? `pipeline   up, supervisor pid ${p.supervisor?.pid}${p.url ? `, dashboard ${p.url}/` : ''}\n`
-        : 'pipeline   not running (`npm start` starts it)\n',
+        : `pipeline   not running (\`npm start\` starts it)${orphans > 0 ? `; ${orphans} components left running by an \`up\` that was killed: \`npx meterflow down\` stops them` : ''}\n`,
     );
     process.stdout.write(statusTable(p.components));
     printStatus(infra);
