@@ -1,6 +1,7 @@
 import { type Command, Option } from 'commander';
 import { MeterflowError } from '../core/errors.ts';
 import { contextFor } from './context.ts';
+import { parsePace } from './ingest-commands.ts';
 import { runDown } from './pipeline/run-down.ts';
 import { runUp } from './pipeline/run-up.ts';
 import { printPipelineStatus, type StatusFormat } from './pipeline/status.ts';
@@ -29,6 +30,10 @@ export function registerUpCommand(program: Command): void {
     )
     .option('--no-feed', 'start the pipeline without putting any readings on Kafka')
     .option('--data <dir>', 'the real meter data (lcl-2013/ and lcl-2013-households.csv); default pipeline.dataDir')
+    .option(
+      '--replay-speedup <pace>',
+      'replay pace: a speed-up such as 100000x (all meters in reading-time order), fast (file after file) or realtime; default pipeline.replaySpeedup',
+    )
     .option('--replay <path>', 'LCL files (a file or a folder) to replay instead of <data>/lcl-2013')
     .option(
       '--simulate-meters <n>',
@@ -36,21 +41,29 @@ export function registerUpCommand(program: Command): void {
       int('--simulate-meters'),
     )
     .option('--port <port>', 'API port instead of serving.port', int('--port'))
-    .action(async (opts: { feed: boolean; data?: string; replay?: string; simulateMeters?: number; port?: number }, cmd: Command) => {
-      const { config, log } = contextFor(cmd);
-      if (opts.data !== undefined) config.pipeline.dataDir = opts.data;
-      await runUp(
-        config,
-        log,
-        { globalArgs: globalArgs(cmd), env: process.env },
-        {
-          feed: opts.feed,
-          simulateMeters: opts.simulateMeters ?? config.pipeline.simulateMeters,
-          ...(opts.replay === undefined ? {} : { replay: opts.replay }),
-          ...(opts.port === undefined ? {} : { port: opts.port }),
-        },
-      );
-    });
+    .action(
+      async (
+        opts: { feed: boolean; data?: string; replay?: string; replaySpeedup?: string; simulateMeters?: number; port?: number },
+        cmd: Command,
+      ) => {
+        const { config, log } = contextFor(cmd);
+        if (opts.data !== undefined) config.pipeline.dataDir = opts.data;
+        const replaySpeedup = opts.replaySpeedup ?? config.pipeline.replaySpeedup;
+        parsePace(replaySpeedup); // a bad value fails here, not in the replay child later
+        await runUp(
+          config,
+          log,
+          { globalArgs: globalArgs(cmd), env: process.env },
+          {
+            feed: opts.feed,
+            replaySpeedup,
+            simulateMeters: opts.simulateMeters ?? config.pipeline.simulateMeters,
+            ...(opts.replay === undefined ? {} : { replay: opts.replay }),
+            ...(opts.port === undefined ? {} : { port: opts.port }),
+          },
+        );
+      },
+    );
 
   program
     .command('down')

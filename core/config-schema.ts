@@ -226,6 +226,15 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** The real meter data replayed at start: `lcl-2013/` (readings) and `lcl-2013-households.csv` (the registry). */
       dataDir: z.string().min(1).default('../shared/data'),
+      /**
+       * Pace of the replay: a speed-up such as 100000x replays all meters at once in reading-time
+       * order (a year in about 5 minutes, so the history fills in chronologically, at about what a
+       * 2-core machine ingests); fast sends file after file as fast as possible.
+       */
+      replaySpeedup: z
+        .string()
+        .regex(/^(fast|realtime|\d+(\.\d+)?x)$/, 'fast, realtime or a speed-up such as 100000x')
+        .default('100000x'),
       /** Simulated meters producing live readings after the replay (0: none). */
       simulateMeters: z.number().int().min(0).max(1_000_000).default(100),
       /** A crashed component is restarted after minBackoffMs, doubled per crash in a row, capped at maxBackoffMs. */

@@ -44,11 +44,11 @@ export function serviceComponents(ctx: ChildContext, apiPort: number): Component
 }
 
 /** The replay of the real data: a task, done when the files are on Kafka. */
-export function replayComponent(ctx: ChildContext, path: string, config: Config): ComponentSpec {
+export function replayComponent(ctx: ChildContext, path: string, pace: string, config: Config): ComponentSpec {
   // The demo data is from 2011–2014: the replay alone reaches back that far; live ingest (API,
   // simulator) keeps the configured ingest.retentionDays.
   const retentionDays = String(Math.max(config.ingest.retentionDays, 36_500));
-  return meterflowChild(ctx, 'replay', ['ingest', 'replay', path, '--format', 'lcl'], 'on-failure', {
+  return meterflowChild(ctx, 'replay', ['ingest', 'replay', path, '--format', 'lcl', '--pace', pace], 'on-failure', {
     METERFLOW_INGEST__RETENTION_DAYS: retentionDays,
   });
 }

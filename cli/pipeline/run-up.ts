@@ -20,6 +20,8 @@ import { waitApiReady } from './wait-ready.ts';
 export interface UpOptions {
   feed: boolean;
   replay?: string;
+  /** fast, realtime or a speed-up such as 100000x (see pipeline.replaySpeedup). */
+  replaySpeedup: string;
   simulateMeters: number;
   port?: number;
 }
@@ -74,7 +76,7 @@ export async function runUp(config: Config, log: Logger, child: ChildContext, o:
     printReady(url, demo.apiKey, runDir, demo.meters);
 
     if (o.feed && data) {
-      feed = runFeed(config, log, child, supervisor, o.replay ?? data.readings, o.simulateMeters, stop.signal).catch((err: unknown) => {
+      feed = runFeed(config, log, child, supervisor, { ...o, replay: o.replay ?? data.readings }, stop.signal).catch((err: unknown) => {
         log.error({ err }, 'the feed failed');
         process.stderr.write(`meterflow: the feed failed: ${(err as Error).message}\n`);
       });
@@ -120,18 +122,18 @@ async function runFeed(
   log: Logger,
   child: ChildContext,
   supervisor: Supervisor,
-  replayPath: string,
-  simulateMeters: number,
+  o: UpOptions & { replay: string },
   signal: AbortSignal,
 ): Promise<void> {
+  const { replay: replayPath, simulateMeters } = o;
   const files = await replayFileList(replayPath);
   // Every LCL file has one header line.
   const total = (await countLines(files)) - files.length;
   process.stdout.write(
-    `feed       replaying ${total} readings from ${files.length} files of ${replayPath}${simulateMeters > 0 ? `, then ${simulateMeters} simulated meters in real time` : ''}\n`,
+    `feed       replaying ${total} readings from ${files.length} files of ${replayPath} (pace ${o.replaySpeedup})${simulateMeters > 0 ? `, then ${simulateMeters} simulated meters in real time` : ''}\n`,
   );
   const progressDone = new AbortController();
-  supervisor.start(replayComponent(child, replayPath, config));
+  supervisor.start(replayComponent(child, replayPath, o.replaySpeedup, config));
   const watching = watchFeedProgress(config, log, total, AbortSignal.any([signal, progressDone.signal]));
   const outcome = await supervisor.waitFor('replay');
   progressDone.abort();
