@@ -2,8 +2,10 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Config } from '../../core/config.ts';
+import { MeterflowError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { LocalInfra } from '../../infra/local/local-infra.ts';
+import { isPortFree } from '../../infra/local/ports.ts';
 import { migrate } from '../../infra/migrate/migrate.ts';
 import { countLines, replayFileList } from '../../ingest/replay/replay-files.ts';
 import { printStatus } from '../infra-commands.ts';
@@ -65,13 +67,29 @@ export async function runUp(config: Config, log: Logger, child: ChildContext, o:
     if (stop.signal.aborted) return;
 
     const port = o.port ?? (config.serving.port === 0 ? await freePort(config.serving.host) : config.serving.port);
+    // Found now, not after the API crash-looped on EADDRINUSE for minutes.
+    if (!(await isPortFree(port, config.serving.host))) {
+      throw new MeterflowError(
+        'MF_PORT_IN_USE',
+        `port ${port} (the API) is already in use by another process: stop it or choose another with --port or serving.port (environment: METERFLOW_SERVING__PORT)`,
+        { details: { port, key: 'serving.port' } },
+      );
+    }
     for (const spec of serviceComponents(child, port)) supervisor.start(spec);
     const url = `http://${config.serving.host}:${port}`;
-    await waitApiReady(
-      url,
-      config.pipeline.readyTimeoutMs,
-      () => !stop.signal.aborted && supervisor.status().every((c) => c.state !== 'failed'),
-    );
+    const apiFailed = () => supervisor.status().some((c) => c.state === 'failed');
+    try {
+      await waitApiReady(url, config.pipeline.readyTimeoutMs, () => !stop.signal.aborted && !apiFailed());
+    } catch (err) {
+      if (stop.signal.aborted) return; // Ctrl-C while starting: not an error
+      const failed = supervisor.status().filter((c) => c.state === 'failed');
+      if (failed.length === 0) throw err;
+      throw new MeterflowError(
+        'MF_PIPELINE_CRASH_LOOP',
+        `${failed.map((c) => c.name).join(', ')} kept crashing and was given up; see ${failed.map((c) => c.logFile).join(', ')}`,
+        { cause: err, details: { components: failed.map((c) => c.name) } },
+      );
+    }
     writeFileSync(join(runDir, 'api-url'), `${url}\n`);
     printReady(url, demo.apiKey, runDir, demo.meters);
 
@@ -92,11 +110,13 @@ export async function runUp(config: Config, log: Logger, child: ChildContext, o:
     releaseSupervisor(runDir);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    const local = ['kafka', 'cassandra'] as const;
-    const keepRunning = local.filter((n) => !new LocalInfra(config, log).isExternal(n));
-    process.stdout.write(
-      `pipeline stopped${keepRunning.length > 0 ? `; the local ${keepRunning.join(' and ')} keep running (\`npx meterflow down\` stops them)` : ''}\n`,
-    );
+    if (supervisor.status().length > 0) {
+      const local = ['kafka', 'cassandra'] as const;
+      const keepRunning = local.filter((n) => !new LocalInfra(config, log).isExternal(n));
+      process.stdout.write(
+        `pipeline stopped${keepRunning.length > 0 ? `; the local ${keepRunning.join(' and ')} keep running (\`npx meterflow down\` stops them)` : ''}\n`,
+      );
+    }
   }
 }
 
