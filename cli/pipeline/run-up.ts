@@ -76,6 +76,13 @@ export async function runUp(config: Config, log: Logger, child: ChildContext, o:
       );
     }
     for (const spec of serviceComponents(child, port)) supervisor.start(spec);
+    // The feed needs Kafka only: it starts while the API warms up.
+    if (o.feed && data) {
+      feed = runFeed(config, log, child, supervisor, { ...o, replay: o.replay ?? data.readings }, stop.signal).catch((err: unknown) => {
+        log.error({ err }, 'the feed failed');
+        process.stderr.write(`meterflow: the feed failed: ${(err as Error).message}\n`);
+      });
+    }
     const url = `http://${config.serving.host}:${port}`;
     const apiFailed = () => supervisor.status().some((c) => c.state === 'failed');
     try {
@@ -93,12 +100,6 @@ export async function runUp(config: Config, log: Logger, child: ChildContext, o:
     writeFileSync(join(runDir, 'api-url'), `${url}\n`);
     printReady(url, demo.apiKey, runDir, demo.meters);
 
-    if (o.feed && data) {
-      feed = runFeed(config, log, child, supervisor, { ...o, replay: o.replay ?? data.readings }, stop.signal).catch((err: unknown) => {
-        log.error({ err }, 'the feed failed');
-        process.stderr.write(`meterflow: the feed failed: ${(err as Error).message}\n`);
-      });
-    }
     if (!o.feed)
       process.stdout.write('feed       off (--no-feed): put readings on Kafka with `meterflow ingest replay` or `ingest simulate`\n');
     await new Promise<void>((r) => (stop.signal.aborted ? r() : stop.signal.addEventListener('abort', () => r(), { once: true })));
