@@ -92,9 +92,15 @@ export function registerIngestCommands(program: Command): void {
     .argument('<path>', 'a CSV file or a folder of them')
     .addOption(new Option('--format <format>', 'the file layout').choices(REPLAY_FORMATS).makeOptionMandatory())
     .option('--mapping <file>', 'for --format csv: a JSON column mapping (meter, time, value, timeFormat, intervalMinutes, ...)')
+    .option(
+      '--pace <pace>',
+      'fast (file after file), realtime, or a speed-up such as 100000x (every file at once, in reading-time order, paced)',
+      'fast',
+    )
     .option('--json', 'print the summary as JSON')
-    .action(async (path: string, opts: { format: ReplayFormat; mapping?: string; json?: boolean }, cmd: Command) => {
+    .action(async (path: string, opts: { format: ReplayFormat; mapping?: string; pace: string; json?: boolean }, cmd: Command) => {
       const { config, log } = contextFor(cmd);
+      const pacing = parsePace(opts.pace);
       const mapping = opts.mapping ? await readColumnMapping(opts.mapping) : undefined;
       const files = await replayFileList(path);
       const client = createCassandra(config);
@@ -108,9 +114,16 @@ export function registerIngestCommands(program: Command): void {
       const total = await countLines(files);
       const progress = createProgress('replay', total, 'lines', log);
       const started = Date.now();
+      // A paced replay may wait long between readings: a signal ends it cleanly, with what was sent flushed.
+      const controller = new AbortController();
+      const stop = () => controller.abort();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
       try {
         const result = await replayFiles(files, opts.format, pipeline, {
           ...(mapping ? { mapping } : {}),
+          pacing,
+          signal: controller.signal,
           onProgress: (p) => progress.update(p.lines),
         });
         progress.update(total);
@@ -123,6 +136,10 @@ export function registerIngestCommands(program: Command): void {
             `${result.files} files, ${result.items} items in ${seconds.toFixed(1)} s (${summary.readingsPerSecond}/s): ${result.accepted} accepted, ${result.deadLettered} dead-lettered\n`,
           );
           for (const [reason, n] of Object.entries(result.byReason)) process.stdout.write(`  ${reason.padEnd(26)} ${n}\n`);
+        }
+        if (controller.signal.aborted) {
+          process.stderr.write('replay interrupted by a signal: the counts above are what was sent before it\n');
+          process.exitCode = 130;
         }
       } finally {
         progress.stop();

@@ -228,6 +228,38 @@ export const configSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
+  /** `meterflow up`: the supervised pipeline on one machine and its demo data feed. */
+  pipeline: z
+    .strictObject({
+      /** The real meter data replayed at start: `lcl-2013/` (readings) and `lcl-2013-households.csv` (the registry). */
+      dataDir: z.string().min(1).default('../shared/data'),
+      /**
+       * Pace of the replay: a speed-up such as 100000x replays all meters at once in reading-time
+       * order (a year in about 5 minutes, so the history fills in chronologically, at about what a
+       * 2-core machine ingests); fast sends file after file as fast as possible.
+       */
+      replaySpeedup: z
+        .string()
+        .regex(/^(fast|realtime|\d+(\.\d+)?x)$/, 'fast, realtime or a speed-up such as 100000x')
+        .default('100000x'),
+      /** Simulated meters producing live readings after the replay (0: none). */
+      simulateMeters: z.number().int().min(0).max(1_000_000).default(100),
+      /** A crashed component is restarted after minBackoffMs, doubled per crash in a row, capped at maxBackoffMs. */
+      minBackoffMs: z.number().int().min(10).default(1_000),
+      maxBackoffMs: z.number().int().min(10).default(30_000),
+      /**
+       * More restarts than this within crashLoopWindowMs: the component is given up and reported
+       * failed. Generous on purpose: an archiver killed outright leaves its job lease behind for
+       * batch.jobs.leaseTtlSeconds (120 s), and its restarts fail until the lease expires.
+       */
+      crashLoopRestarts: z.number().int().min(0).default(10),
+      crashLoopWindowMs: z.number().int().min(1_000).default(300_000),
+      /** After SIGTERM, how long a component may take to stop (final flushes) before SIGKILL. */
+      stopTimeoutMs: z.number().int().min(100).default(20_000),
+      /** How long `up` waits for the API to answer /ready. */
+      readyTimeoutMs: z.number().int().min(1_000).default(120_000),
+    })
+    .prefault({}),
   infra: z
     .strictObject({
       kafka: z

@@ -46,6 +46,9 @@ export const ERRORS = {
   /** The view query API: a view name that is not declared; an Accept header naming no format served. */
   MF_VIEW_UNKNOWN: { status: 404, retriable: false },
   MF_NOT_ACCEPTABLE: { status: 406, retriable: false },
+  /** `meterflow up`: the API did not become ready in time; a supervised component crashed too often and was given up. */
+  MF_PIPELINE_NOT_READY: { status: 503, retriable: true },
+  MF_PIPELINE_CRASH_LOOP: { status: 500, retriable: false },
   /** A job's lease is held by another worker. */
   MF_JOB_LEASE_HELD: { status: 409, retriable: true },
 } as const satisfies Record<string, { status: number; retriable: boolean }>;

@@ -20,3 +20,18 @@ export function createPacer(pacing: PacingMode, simStart: number, wallStart: num
     delayMs: (readingTime, wallNow) => Math.max(0, wallStart + (readingTime - simStart) / factor - wallNow),
   };
 }
+
+/** Waits `ms`, or less when the signal aborts (a paced run must stop at once on SIGTERM). */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+}

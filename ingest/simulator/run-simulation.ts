@@ -2,7 +2,7 @@ import type { MeterReading } from '../../schemas/reading.ts';
 import type { IngestPipeline, IngestStats } from '../pipeline/ingest-pipeline.ts';
 import { type FaultOptions, type FaultTally, injectFaults } from './faults.ts';
 import { type SimulationOptions, simulateReadings } from './generate.ts';
-import { createPacer, type PacingMode } from './pacing.ts';
+import { createPacer, type PacingMode, sleep } from './pacing.ts';
 
 export interface RunSimulationOptions {
   simulation: SimulationOptions;
@@ -49,18 +49,4 @@ export async function runSimulation(pipeline: IngestPipeline, o: RunSimulationOp
 
 function* wrap<T>(readings: Iterable<T>): Generator<{ reading: T }> {
   for (const reading of readings) yield { reading };
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
 }

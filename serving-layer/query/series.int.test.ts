@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type DuckDBConnection, DuckDBInstance, listValue } from '@duckdb/node-api';
+import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runArchiver } from '../../batch-layer/archive/archiver.ts';
@@ -22,6 +22,7 @@ import type { Meter } from '../../schemas/reading.ts';
 import { fleetHourly, meter15m } from '../../schemas/views/index.ts';
 import { SpeedLayer } from '../../speed-layer/speed-layer.ts';
 import { DATA_DIR } from '../../test/support/data-dir.ts';
+import { duckdbDaily, eventually, expectSameDays, type SeriesBody } from '../../test/support/expected-series.ts';
 import { withFreshTopics } from '../../test/support/kafka-helpers.ts';
 import { waitForSpeedCaughtUp, withFreshKeyspace } from '../../test/support/speed-helpers.ts';
 import { testConfig } from '../../test/support/test-config.ts';
@@ -38,54 +39,6 @@ const EARLY = ['MAC000002', 'MAC000003'].map(file);
 const LATE = ['MAC000004'].map(file);
 const log = createLogger('test-query', 'warn');
 const YEAR = 'from=2013-01-01&to=2014-01-01&grain=day&measures=importKwh';
-
-/** Per UTC day, import kWh straight from the CSV files (duplicates counted once), summed over the files' meters. */
-async function duckdbDaily(con: DuckDBConnection, files: string[]): Promise<Map<string, number>> {
-  const reader = await con.runAndReadAll(
-    `WITH raw AS (
-      SELECT trim(LCLid) AS id, CAST(tstp AS TIMESTAMP) AS ts, TRY_CAST(trim("energy(kWh/hh)") AS DOUBLE) AS kwh
-      FROM read_csv($files, header = true, all_varchar = true)
-    ), dedup AS (SELECT DISTINCT id, ts, kwh FROM raw WHERE kwh IS NOT NULL)
-    SELECT strftime(date_trunc('day', ts), '%Y-%m-%d') AS day, sum(kwh) AS kwh FROM dedup GROUP BY ALL`,
-    { files: listValue(files) },
-  );
-  return new Map(reader.getRowObjects().map((r) => [String(r.day), Number(r.kwh)]));
-}
-
-interface SeriesBody {
-  buckets: { bucket: string; provisional: boolean; values: { importKwh: number } }[];
-  provenance: {
-    batchVersion: number;
-    speedGeneration: number | null;
-    stale: boolean;
-    warnings: string[];
-    batch: { offsets: Record<string, number>; newestBucket: string | null } | null;
-    speed: { partitions: { partition: number; fromOffset: number; throughOffset: number; caughtUp: boolean }[] } | null;
-    freshnessMs: number | null;
-  };
-}
-
-/**
- * The speed layer writes a flush's checkpoint before its rows, so "caught up" can be read a moment
- * before the last rows land: poll until the assertion holds (or give up after `ms`).
- */
-async function eventually<T>(fn: () => Promise<T>, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-}
-
-function expectSameDays(body: SeriesBody, expected: Map<string, number>): void {
-  const actual = new Map(body.buckets.map((b) => [b.bucket.slice(0, 10), b.values.importKwh]));
-  expect([...actual.keys()].sort()).toEqual([...expected.keys()].sort());
-  for (const [day, kwh] of expected) expect(Math.abs((actual.get(day) ?? Number.NaN) - kwh), day).toBeLessThan(1e-6);
-}
 
 describe('query API: batch ⊕ speed on real Kafka, Cassandra and Parquet', () => {
   let config: Config;
