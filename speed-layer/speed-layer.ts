@@ -9,7 +9,7 @@ import { retryUntil } from '../core/retry.ts';
 import { decodeReading, encodeDeadLetter } from '../schemas/avro/codec.ts';
 import type { Generation } from '../schemas/generation.ts';
 import type { Meter } from '../schemas/reading.ts';
-import { VIEWS, type ViewDefinition } from '../schemas/views/index.ts';
+import { uncountableReason, VIEWS, type ViewDefinition } from '../schemas/views/index.ts';
 import { speedMetrics } from './metrics.ts';
 import { PartitionWorker, type PendingFlush } from './partition-worker.ts';
 import { type SpeedCheckpoint, SpeedStore } from './store/speed-store.ts';
@@ -218,8 +218,28 @@ export class SpeedLayer {
         worker.skip(offset);
         continue;
       }
+      const uncountable = uncountableReason(reading);
+      if (uncountable !== undefined) {
+        // Not from meterflow's ingest (which refuses these): never counted, by either layer.
+        await this.deadLetter(value as Buffer, uncountable, new Error(`value ${reading.value} cannot be counted`), batch.partition, offset);
+        worker.skip(offset);
+        continue;
+      }
       if (!this.meters.has(reading.meterId)) {
         await this.reloadMeters();
+        const uncountable = uncountableReason(reading);
+        if (uncountable !== undefined) {
+          // Not from meterflow's ingest (which refuses these): never counted, by either layer.
+          await this.deadLetter(
+            value as Buffer,
+            uncountable,
+            new Error(`value ${reading.value} cannot be counted`),
+            batch.partition,
+            offset,
+          );
+          worker.skip(offset);
+          continue;
+        }
         if (!this.meters.has(reading.meterId)) {
           await this.deadLetter(
             value as Buffer,

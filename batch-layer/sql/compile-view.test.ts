@@ -152,6 +152,21 @@ describe('compiled SQL in DuckDB', () => {
     }
   });
 
+  it('never counts a NaN, infinite or negative value that reached the master dataset (like the speed layer)', async () => {
+    const t = Date.UTC(2013, 4, 1, 10);
+    const readings = log([
+      reading('M1', t, Number.NaN),
+      reading('M1', t, 0.5), // a later good copy of the same interval is the one counted
+      reading('M1', t + 1_800_000, Number.POSITIVE_INFINITY),
+      reading('M1', t + 3_600_000, -2),
+      reading('M1', t + 5_400_000, 0.25),
+    ]);
+    await createReadingsTable(con, 'readings', readings);
+    const rows = await readViewRows(con, meter15m, 'day', compileViewQuery(meter15m, 'day', tables));
+    expect(rows.map((r) => [r.values.importKwh, r.values.readingCount])).toEqual([[0.75, 2]]);
+    expectRowsClose(rows, evaluateView(meter15m, 'day', readings, meterLookup(TEST_METERS)));
+  });
+
   it('accepts interval_start stored as TIMESTAMPTZ', async () => {
     await con.run(
       `CREATE OR REPLACE VIEW readings_tz AS SELECT * REPLACE (timezone('UTC', epoch_ms(interval_start)) AS interval_start) FROM readings`,

@@ -1,6 +1,7 @@
 import {
   type AnyMonoidMeasure,
   assertServesGrain,
+  COUNTABLE_READING_SQL,
   DIMENSION_COLUMN,
   type Dimension,
   type GrainId,
@@ -85,6 +86,7 @@ ranked AS (
         ELSE {'c': 0, 'p': -kafka_partition::BIGINT, 'o': -kafka_offset::BIGINT} END
     ) AS copy
   FROM ${readings.sql}
+  WHERE ${COUNTABLE_READING_SQL}
   GROUP BY meter_id, channel, ${startMs}
 ),
 winners AS (

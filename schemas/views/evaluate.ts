@@ -4,7 +4,7 @@ import { assertServesGrain, type ViewDefinition } from './define-view.ts';
 import { bucketOf, type GrainId } from './grains.ts';
 import { type IntervalFact, intervalFact, type RegisterRead, registerFact } from './interval-facts.ts';
 import { finalizeStates, liftFact, type MeasureStates, plusStates, type ViewRow, zeroStates } from './partials.ts';
-import { type LoggedReading, readingIdentity, supersedes } from './reading-identity.ts';
+import { type LoggedReading, readingIdentity, supersedes, uncountableReason } from './reading-identity.ts';
 import { rowKeyOfMeter } from './row-key.ts';
 
 /**
@@ -24,6 +24,7 @@ export function meterLookup(meters: Iterable<Meter>): MeterLookup {
 export function deriveFacts(readings: Iterable<LoggedReading>, meters: MeterLookup): IntervalFact[] {
   const winners = new Map<string, LoggedReading>();
   for (const r of readings) {
+    if (uncountableReason(r.reading) !== undefined) continue;
     const id = readingIdentity(r.reading);
     const incumbent = winners.get(id);
     if (incumbent === undefined || supersedes(r, incumbent)) winners.set(id, r);

@@ -3,7 +3,7 @@ import type { MeterReading } from '../reading.ts';
 /**
  * Which copy of a reading counts. A reading is identified by (meterId, channel, intervalStart);
  * every layer keeps exactly one copy per identity, chosen by this rule (the batch SQL expresses the
- * same rule as a ROW_NUMBER() ordering, see batch-layer/sql):
+ * same rule as an arg_max ordering, see batch-layer/sql):
  *
  * 1. if any copy is a correction, the correction latest in the log wins (highest partition, then
  *    highest offset) — a correction replaces every earlier value, and a later correction replaces an
@@ -36,3 +36,19 @@ export function supersedes(candidate: LoggedReading, incumbent: LoggedReading): 
   // Corrections: later in the log wins. Plain re-sends: earlier in the log wins.
   return c ? order > 0 : order < 0;
 }
+
+/**
+ * Why a decoded reading cannot be counted at all (undefined: it can). Ingest refuses these values
+ * before Kafka; a record put on the readings topic by anything else is still never counted: the
+ * speed layer dead-letters it and the batch SQL (COUNTABLE_READING_SQL) leaves it out, so both
+ * layers count the same set of copies. Only value rules that do not depend on the clock or the
+ * registry belong here: a rule whose answer changes over time would make the layers disagree.
+ */
+export function uncountableReason(r: MeterReading): 'NOT_FINITE' | 'NEGATIVE_VALUE' | undefined {
+  if (!Number.isFinite(r.value)) return 'NOT_FINITE';
+  if (r.value < 0) return 'NEGATIVE_VALUE';
+  return undefined;
+}
+
+/** uncountableReason(r) === undefined, as a DuckDB predicate over the master dataset's `value`. */
+export const COUNTABLE_READING_SQL = 'isfinite(value) AND value >= 0';

@@ -42,6 +42,10 @@ describe('garbage on the readings topic, read by the speed layer', () => {
     const bad = [
       ...badFrameCases().map((c) => ({ bytes: c.bytes, reason: c.reason as string })),
       { bytes: encodeReading(goodReading(5_000, { meterId: 'bad:ghost' })), reason: 'UNKNOWN_METER' },
+      // Well-formed Avro whose value no layer may count (ingest would have refused it).
+      { bytes: encodeReading(goodReading(5_001, { value: Number.NaN })), reason: 'NOT_FINITE' },
+      { bytes: encodeReading(goodReading(5_002, { value: Number.POSITIVE_INFINITY })), reason: 'NOT_FINITE' },
+      { bytes: encodeReading(goodReading(5_003, { value: -3 })), reason: 'NEGATIVE_VALUE' },
     ];
     let b = 0;
     for (let i = 0; i < GOOD; i++) {
