@@ -15,6 +15,7 @@ import {
   minMonoid,
   rowKeyOfMeter,
   sumMonoid,
+  uncountableReason,
   unknownMeter,
   type ViewDefinition,
   type ViewRow,
@@ -229,6 +230,8 @@ export class ViewFold {
   }
 
   private offer(reading: MeterReading, offset: number, primed: boolean): FoldOutcome {
+    // Like the batch SQL and the reference: such a copy takes no part, not even in dedupe.
+    if (uncountableReason(reading) !== undefined) return 'ignored';
     const meter = this.meters(reading.meterId);
     if (meter === undefined) throw unknownMeter(reading.meterId);
     const member = this.memberOf(meter, reading);
