@@ -13,11 +13,12 @@ import { MeterRegistryStore } from '../core/meter-registry.ts';
 import { createIngestPipeline } from '../ingest/pipeline/create-pipeline.ts';
 import { replayFiles } from '../ingest/replay/replay.ts';
 import { lclMeters } from '../ingest/sources/index.ts';
+import { decodeViewChange } from '../schemas/avro/codec.ts';
 import type { Meter, MeterReading } from '../schemas/reading.ts';
 import { evaluateView, type LoggedReading, meter15m, meterLookup } from '../schemas/views/index.ts';
 import { cliEnv, runCli } from '../test/support/cli.ts';
 import { DATA_DIR } from '../test/support/data-dir.ts';
-import { topicMessageCount, withFreshTopics } from '../test/support/kafka-helpers.ts';
+import { consumeAll, topicMessageCount, withFreshTopics } from '../test/support/kafka-helpers.ts';
 import { withFreshKeyspace } from '../test/support/speed-helpers.ts';
 import { testConfig } from '../test/support/test-config.ts';
 import { runArchiver } from './archive/archiver.ts';
@@ -247,10 +248,39 @@ describe('batch layer on real Kafka and Cassandra', () => {
     const v = JSON.parse(run.stdout).version as number;
     log.warn({ ms: run.ms }, 'CLI batch run timing');
 
+    // Downstream is told: no version before v published changes, so every day bucket of v is one
+    // BATCH_PUBLISHED event with v's values, then the version event with v's offsets.
+    const changesTopic = config.kafka.topics.viewChanges.name;
+    const afterRun = (await consumeAll(config, changesTopic, await topicMessageCount(config, changesTopic))).map((m) =>
+      decodeViewChange(m.value),
+    );
+    const ofV = afterRun.filter((e) => e.batchVersion === v && e.cause === 'BATCH_PUBLISHED');
+    const dayRows = (await readBatchViewRows(con, layout, meter15m, 'day')).rows;
+    const dayEvents = ofV.filter((e) => e.view === meter15m.name && e.grain === 'day');
+    expect(dayEvents.length).toBe(dayRows.length);
+    for (const row of dayRows) {
+      const e = dayEvents.find((x) => x.bucketStart === row.bucket && `meter=${x.key.meter}` === row.key);
+      expect(e?.measures.importKwh, `${row.key}@${row.bucket}`).toBeCloseTo(row.values.importKwh as number, 9);
+    }
+    expect(ofV.filter((e) => e.grain === '15m' || e.grain === 'hour')).toEqual([]);
+    const versionEvent = ofV.at(-1);
+    expect(versionEvent).toMatchObject({ view: '*', grain: '*', generation: v });
+    expect(Object.keys(versionEvent?.offsets ?? {}).length).toBeGreaterThan(0);
+
     const rolled = await runCli(['batch', 'rollback', '1', '--json'], { env });
     expect(rolled.code, rolled.stderr).toBe(0);
     expect(JSON.parse(rolled.stdout)).toMatchObject({ version: v + 1, rollbackOf: 1 });
     expect((await new GenerationStore(client).current()).generation).toBe(v + 1);
+    // The rollback serves v1 again, which predates MAC000006's readings: its buckets are removed,
+    // nothing else changed (differences are taken against v, the last version told downstream).
+    const afterRollback = (await consumeAll(config, changesTopic, await topicMessageCount(config, changesTopic)))
+      .map((m) => decodeViewChange(m.value))
+      .filter((e) => e.batchVersion === v + 1 && e.view === meter15m.name && e.grain === 'day');
+    expect(afterRollback.length).toBeGreaterThan(300);
+    for (const e of afterRollback) {
+      expect(e.key.meter).toBe('lcl:MAC000006');
+      expect(e.measures).toEqual({});
+    }
 
     const unknown = await runCli(['batch', 'rollback', '99'], { env });
     expect(unknown.code).toBe(1);

@@ -3,6 +3,7 @@ import { runArchiver } from '../batch-layer/archive/archiver.ts';
 import { readMasterManifest } from '../batch-layer/archive/master-manifest.ts';
 import { collectGarbage } from '../batch-layer/gc.ts';
 import { layoutFor } from '../batch-layer/layout.ts';
+import { publishPendingChanges } from '../batch-layer/recompute/publish-changes.ts';
 import { listVersions, rollback } from '../batch-layer/recompute/versions.ts';
 import { type CassandraClient, createCassandra } from '../core/cassandra.ts';
 import type { Config } from '../core/config.ts';
@@ -140,6 +141,9 @@ export function registerBatchCommands(program: Command): void {
         withLease(new JobLeases(cassandra), 'recompute', config.batch.jobs.leaseTtlSeconds, log, () =>
           rollback(layoutFor(config), target, new GenerationStore(cassandra)),
         ),
+      );
+      await publishPendingChanges({ config, log, kafka: createKafka(config, log), layout: layoutFor(config) }).catch((err: unknown) =>
+        log.error({ err, version: m.version }, 'batch view changes not published; the next batch run retries'),
       );
       print(opts.json, m, `published v${m.version} = the views of v${target}, offsets ${JSON.stringify(m.offsets)}`);
     });

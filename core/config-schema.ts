@@ -208,6 +208,20 @@ export const configSchema = z.strictObject({
           threads: z.number().int().min(0).max(256).default(0),
         })
         .prefault({}),
+      changes: z
+        .strictObject({
+          /**
+           * Grains whose per-key differences to the previous version are published as ViewChange
+           * events (cause BATCH_PUBLISHED) when a version is published. Fine grains multiply the
+           * events by 24-96 per day; downstream billing and alerting mostly want days and months.
+           */
+          grains: z
+            .array(z.enum(['15m', 'hour', 'day', 'month', 'local-day', 'local-month']))
+            .default(['day', 'month', 'local-day', 'local-month']),
+          /** A measure counts as changed when it differs by more than this (DuckDB sums are not bit-stable). */
+          tolerance: z.number().min(0).default(1e-9),
+        })
+        .prefault({}),
       gc: z
         .strictObject({
           /** Complete batch versions kept by `batch gc` (the current one is always kept). */

@@ -2,6 +2,7 @@ import type { ArchiveResult } from '../batch-layer/archive/archiver.ts';
 import { runArchiver } from '../batch-layer/archive/archiver.ts';
 import { collectGarbage, type GcReport } from '../batch-layer/gc.ts';
 import { layoutFor } from '../batch-layer/layout.ts';
+import { publishPendingChanges } from '../batch-layer/recompute/publish-changes.ts';
 import { runRecompute } from '../batch-layer/recompute/recompute.ts';
 import type { VersionManifest } from '../batch-layer/recompute/versions.ts';
 import type { CassandraClient } from '../core/cassandra.ts';
@@ -47,8 +48,8 @@ export async function runJob<N extends JobName>(name: N, ctx: JobContext, signal
         once: true,
         ...(signal ? { signal } : {}),
       })) as JobResults[N];
-    case 'recompute':
-      return (await runRecompute({
+    case 'recompute': {
+      const manifest = await runRecompute({
         layout,
         log,
         meters: await new MeterRegistryStore(cassandra).all(),
@@ -56,7 +57,13 @@ export async function runJob<N extends JobName>(name: N, ctx: JobContext, signal
         memoryLimit: config.batch.recompute.memoryLimit,
         threads: config.batch.recompute.threads,
         ...(signal ? { signal } : {}),
-      })) as JobResults[N];
+      });
+      // The version is served already; telling downstream is retried by the next run if it fails.
+      await publishPendingChanges({ config, log, kafka: createKafka(config, log), layout }).catch((err: unknown) =>
+        log.error({ err, version: manifest.version }, 'batch view changes not published; the next run retries'),
+      );
+      return manifest as JobResults[N];
+    }
     default:
       return (await collectGarbage(layout, {
         keep: config.batch.gc.keepVersions,
