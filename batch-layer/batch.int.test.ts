@@ -290,6 +290,10 @@ describe('batch layer on real Kafka and Cassandra', () => {
     expect(gc.code, gc.stderr).toBe(0);
     expect(JSON.parse(gc.stdout)).toMatchObject({ kept: [v + 1] });
 
+    const verified = await runCli(['batch', 'verify', '--json'], { env });
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(JSON.parse(verified.stdout)).toMatchObject({ problems: [] });
+
     const versions = await runCli(['batch', 'versions', '--json'], { env });
     expect(versions.code, versions.stderr).toBe(0);
     const listed = JSON.parse(versions.stdout);

@@ -5,6 +5,7 @@ import { collectGarbage } from '../batch-layer/gc.ts';
 import { layoutFor } from '../batch-layer/layout.ts';
 import { publishPendingChanges } from '../batch-layer/recompute/publish-changes.ts';
 import { listVersions, rollback } from '../batch-layer/recompute/versions.ts';
+import { verifyBatchData } from '../batch-layer/verify.ts';
 import { type CassandraClient, createCassandra } from '../core/cassandra.ts';
 import type { Config } from '../core/config.ts';
 import { MeterflowError } from '../core/errors.ts';
@@ -102,6 +103,33 @@ export function registerBatchCommands(program: Command): void {
         m,
         `published batch version v${m.version}: ${m.master.rows} readings from ${m.master.files} files, ${rows} view rows in ${(m.timing.totalMs / 1000).toFixed(1)} s; offsets ${JSON.stringify(m.offsets)}`,
       );
+    });
+
+  batch
+    .command('verify')
+    .description('re-read every master and version file and compare its size and SHA-256 with its manifest')
+    .option('--version <n...>', 'check only these versions (the master dataset is always checked)')
+    .option('--json', 'print the report as JSON')
+    .action(async (opts: { version?: string[]; json?: boolean }, cmd: Command) => {
+      const { config } = contextFor(cmd);
+      const versions = opts.version?.map((t) => {
+        const n = Number(/^v?(\d+)$/.exec(t)?.[1] ?? Number.NaN);
+        if (!Number.isSafeInteger(n)) throw new MeterflowError('MF_BAD_REQUEST', `--version ${t}: use a number such as 3 (or v3)`);
+        return n;
+      });
+      const report = await verifyBatchData(layoutFor(config), versions);
+      const lines = report.problems.map(
+        (p) => `${p.where}: ${p.path}: ${p.problem}${p.expected !== undefined ? ` (expected ${p.expected}, found ${p.actual})` : ''}`,
+      );
+      print(
+        opts.json,
+        report,
+        [
+          `${report.filesChecked} files, ${(report.bytesChecked / 2 ** 20).toFixed(1)} MiB checked; ${report.problems.length} problems`,
+          ...lines,
+        ].join('\n'),
+      );
+      if (report.problems.length > 0) process.exitCode = 1;
     });
 
   batch

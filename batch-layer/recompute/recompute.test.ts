@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
@@ -12,6 +12,7 @@ import { readMasterManifest } from '../archive/master-manifest.ts';
 import { MasterWriter } from '../archive/master-writer.ts';
 import { collectGarbage } from '../gc.ts';
 import { type BatchLayout, batchLayout } from '../layout.ts';
+import { verifyBatchData } from '../verify.ts';
 import { readBatchViewRows } from './read-views.ts';
 import { runRecompute } from './recompute.ts';
 import { type GenerationPublisher, listVersions, readCurrentVersion, rollback } from './versions.ts';
@@ -172,5 +173,24 @@ describe('batch recompute over the master dataset', () => {
     // The rolled-back version's hard links outlive the deleted originals.
     const served = await readBatchViewRows(con, layout, meter15m, 'day');
     expectRowsClose(served.rows, evaluateView(meter15m, 'day', firstHalf, meterLookup(TEST_METERS)), 'after gc');
+  });
+
+  it('verify finds every master and version file intact, then names a corrupted and a missing one', async () => {
+    const clean = await verifyBatchData(layout);
+    expect(clean.problems).toEqual([]);
+    expect(clean.filesChecked).toBeGreaterThan(VIEWS.length);
+    const current = (await readCurrentVersion(layout)) as number;
+    const served = join(layout.viewsDir, `v${current}`, meter15m.name, 'day.parquet');
+    appendFileSync(served, 'x');
+    const master = (await readMasterManifest(layout.masterManifest))?.files[0]?.path as string;
+    rmSync(join(layout.masterDir, master));
+    const broken = await verifyBatchData(layout);
+    expect(broken.problems.map((p) => [p.where, p.path, p.problem]).sort()).toEqual(
+      [
+        ['master', join(layout.masterDir, master), 'missing'],
+        [`v${current}`, served, 'checksum'],
+        [`v${current}`, served, 'size'],
+      ].sort(),
+    );
   });
 });
