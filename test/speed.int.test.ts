@@ -24,7 +24,8 @@ import { testConfig } from './support/test-config.ts';
 
 // The speed layer on the real local Kafka and Cassandra, fed with real London households.
 const DATA = DATA_DIR;
-const HOUSEHOLDS = ['MAC000002', 'MAC000003', 'MAC000004', 'MAC000005'];
+// Three households (~52,000 readings, a year each) keep the file well inside the test budget.
+const HOUSEHOLDS = ['MAC000002', 'MAC000003', 'MAC000004'];
 const FILES = HOUSEHOLDS.map((h) => join(DATA, 'lcl-2013', `${h}.csv`));
 const log = createLogger('test-speed', 'warn');
 
@@ -113,7 +114,7 @@ describe('speed layer on real Kafka and Cassandra', () => {
       client,
       HOUSEHOLDS.map((h) => `lcl:${h}`),
     );
-    expect(accepted).toBeGreaterThan(60_000);
+    expect(accepted).toBeGreaterThan(45_000);
     expect([...actual.keys()].sort()).toEqual([...expected.keys()].sort());
     for (const [k, kwh] of expected) expect(Math.abs((actual.get(k) ?? Number.NaN) - kwh), k).toBeLessThan(1e-6);
   });
