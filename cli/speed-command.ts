@@ -27,7 +27,11 @@ export function registerSpeedCommand(program: Command): void {
       });
       log.info('stopping: final flush');
       await speed.stop();
-      await cassandra.shutdown();
+      await Promise.race([cassandra.shutdown(), new Promise((r) => setTimeout(r, 5_000).unref())]);
       metrics?.close();
+      log.info('stopped');
+      // A consumer stopped during a group rejoin can leave kafkajs retry timers behind; nothing
+      // is left to do, so they must not keep the process alive.
+      process.exit(0);
     });
 }

@@ -172,6 +172,8 @@ export const configSchema = z.strictObject({
        * the group hands them to another. Heartbeats keep flowing during flushes (they are async).
        */
       sessionTimeoutMs: z.number().int().min(6_000).max(300_000).default(30_000),
+      /** How long a stopping speed process waits for the Kafka consumer to leave the group before it exits anyway. */
+      stopTimeoutMs: z.number().int().min(100).default(15_000),
       /** How long a starting speed process waits for Cassandra (retrying) before it gives up. */
       startupTimeoutMs: z.number().int().min(0).default(120_000),
       /** How often the meter registry and the batch generation are re-read. */

@@ -116,10 +116,20 @@ export class SpeedLayer {
     clearTimeout(this.flushTimer);
     clearInterval(this.refreshTimer);
     await this.refreshing;
-    await this.consumer.stop();
+    // kafkajs's stop can wait on a group rejoin in progress; a process told to stop must not hang
+    // on it (what is unflushed is rebuilt by the next owner anyway).
+    const stopTimeoutMs = this.config.speed.stopTimeoutMs;
+    const stoppedInTime = await Promise.race([
+      this.consumer.stop().then(() => true),
+      new Promise<boolean>((r) => setTimeout(() => r(false), stopTimeoutMs).unref()),
+    ]);
+    if (!stoppedInTime) this.log.warn({ stopTimeoutMs }, 'consumer did not stop in time; flushing and leaving anyway');
     await this.flushing;
     await this.flushAll().catch((err) => this.log.warn({ err }, 'final flush failed; the next owner will rebuild'));
-    await Promise.allSettled([this.consumer.disconnect(), this.producer.disconnect(), this.admin.disconnect()]);
+    await Promise.race([
+      Promise.allSettled([this.consumer.disconnect(), this.producer.disconnect(), this.admin.disconnect()]),
+      new Promise((r) => setTimeout(r, stopTimeoutMs).unref()),
+    ]);
   }
 
   /** Partitions owned now and how far each is folded (for tests and /ready). */

@@ -178,7 +178,7 @@ describe('speed layer on real Kafka and Cassandra', () => {
     expect((await dumpSpeedRows(config, 0)).size).toBeGreaterThan(actual.size);
   });
 
-  it('is exact after kill -9 at random moments during a replay, and after Cassandra restarts mid-stream', {
+  it('is exact with two processes, one killed -9 at random moments during a replay, and after Cassandra restarts mid-stream', {
     timeout: 600_000,
   }, async () => {
     const started = Date.now();
@@ -186,6 +186,9 @@ describe('speed layer on real Kafka and Cassandra', () => {
     const { config: killed } = await setUp('meterflow_speed_b');
     const files = FILES.slice(0, 2);
     const producing = replay(killed, meters, files);
+    // A second process stays alive throughout: partitions move between two live members of the
+    // group at every kill and join, not only from a dead process to the next one.
+    const steady = spawnSpeed(killed);
     let kills = 0;
     for (let round = 0; round < 10; round++) {
       const child = spawnSpeed(killed);
@@ -209,8 +212,19 @@ describe('speed layer on real Kafka and Cassandra', () => {
     }
     await waitForSpeedCaughtUp(killed, 300_000);
     phase('survivor caught up');
-    survivor.kill('SIGTERM');
-    await new Promise((r) => survivor.once('exit', r));
+    // Both lived through the kills and the Cassandra restart (neither exited on its own).
+    const alive = [survivor.exitCode, steady.exitCode];
+    // And each stops on SIGTERM within speed.stopTimeoutMs (15 s) plus start-up slack, even mid-rebalance.
+    const stoppedInTime: boolean[] = [];
+    for (const child of [survivor, steady]) {
+      if (child.exitCode !== null || child.signalCode !== null) continue;
+      const exited = new Promise<boolean>((r) => child.once('exit', () => r(true)));
+      child.kill('SIGTERM');
+      stoppedInTime.push(await Promise.race([exited, new Promise<boolean>((r) => setTimeout(() => r(false), 45_000))]));
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+    expect(alive).toEqual([null, null]);
+    expect(stoppedInTime).toEqual([true, true]);
 
     // Reference: every reading on the topic folded once, in memory, per partition.
     const messages = await consumeAll(killed, killed.kafka.topics.readings.name, produced);
