@@ -16,6 +16,10 @@ const BENCHES: Record<string, { file: string; goal: string }> = {
     file: 'batch.bench.ts',
     goal: 'full recompute of every view ≤ 1.2× the raw DuckDB GROUP BY meter, hour over the same files; peak memory ≤ 2 GiB',
   },
+  serving: {
+    file: 'serving.bench.ts',
+    goal: 'GET /v1/views/{view}/series at 200 connections: (a) one meter, one month by day p99 ≤ 20 ms; (b) a 1,000-meter region, one year by month p99 ≤ 150 ms; 0 errors',
+  },
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
