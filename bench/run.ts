@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- NAME...]`: runs the benchmarks (all, or the named ones), each beside its
+ * `npm run bench [-- NAME...]` (`-- --report-only`: no run, just BENCHMARKS.md): runs the benchmarks (all, or the named ones), each beside its
  * baseline measured in the same run, stores each result in bench/results/NAME.json and rewrites
  * BENCHMARKS.md from every stored result.
  */
@@ -29,7 +29,9 @@ for (const name of wanted) {
     process.exit(2);
   }
 }
-for (const name of wanted.length > 0 ? wanted : Object.keys(BENCHES)) {
+// `--report-only`: rewrite BENCHMARKS.md from the stored results without running anything.
+const run = process.argv.includes('--report-only') ? [] : wanted.length > 0 ? wanted : Object.keys(BENCHES);
+for (const name of run) {
   const bench = BENCHES[name] as { file: string };
   if (!existsSync(join(HERE, bench.file))) {
     process.stderr.write(`skipping ${name}: ${bench.file} not written yet\n`);
