@@ -6,13 +6,21 @@ import { createLogger } from '../../core/logger.ts';
 import { LocalInfra } from '../../infra/local/local-infra.ts';
 import { migrate } from '../../infra/migrate/migrate.ts';
 
-/** Benchmarks use the services of their own state folder and ports, like the tests. */
+/**
+ * Benchmarks use the services of their own state folder and ports, like the tests. Several people
+ * benchmarking on one machine move theirs with MF_BENCH_STATE_DIR, MF_BENCH_KAFKA_PORT,
+ * MF_BENCH_KAFKA_CONTROLLER_PORT, MF_BENCH_CASSANDRA_PORT and MF_BENCH_CASSANDRA_STORAGE_PORT.
+ */
 export function benchConfig(overrides: Record<string, unknown> = {}): Config {
+  const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
   return loadConfig({
     overrides: {
-      stateDir: '.meterflow/bench',
+      stateDir: process.env.MF_BENCH_STATE_DIR ?? '.meterflow/bench',
       log: { level: 'warn' },
-      infra: { kafka: { port: 29192, controllerPort: 29193 }, cassandra: { nativePort: 29142, storagePort: 27100 } },
+      infra: {
+        kafka: { port: env('MF_BENCH_KAFKA_PORT', 29192), controllerPort: env('MF_BENCH_KAFKA_CONTROLLER_PORT', 29193) },
+        cassandra: { nativePort: env('MF_BENCH_CASSANDRA_PORT', 29142), storagePort: env('MF_BENCH_CASSANDRA_STORAGE_PORT', 27100) },
+      },
       cassandra: { keyspace: 'meterflow_bench' },
       ...overrides,
     },
