@@ -1,4 +1,5 @@
-import { execFile } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../../core/config.ts';
@@ -52,4 +53,13 @@ export function cliEnv(config: Config): NodeJS.ProcessEnv {
     METERFLOW_INFRA__CASSANDRA__STORAGE_PORT: String(config.infra.cassandra.storagePort),
     ...(config.cassandra.contactPoints ? { CASSANDRA_CONTACT_POINTS: config.cassandra.contactPoints.join(',') } : {}),
   };
+}
+
+/** A long-running `meterflow` command (speed, serve, ...) as a child process; stdout and stderr appended to `logFile`. */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv, logFile: string): ChildProcess {
+  // Logs go to a file: an unread pipe fills up and blocks the child.
+  const out = openSync(logFile, 'a');
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env, stdio: ['ignore', out, out] });
+  closeSync(out);
+  return child;
 }

@@ -1,5 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type CassandraClient, createCassandra, readAllRows, toNumber } from '../../core/cassandra.ts';
@@ -11,7 +10,7 @@ import type { Meter, MeterReading } from '../../schemas/reading.ts';
 import { meterLookup, VIEWS } from '../../schemas/views/index.ts';
 import { ViewFold } from '../../speed-layer/fold/index.ts';
 import { SpeedStore } from '../../speed-layer/store/speed-store.ts';
-import { BIN, cliEnv, ROOT } from './cli.ts';
+import { cliEnv, spawnCli } from './cli.ts';
 import { topicMessageCount } from './kafka-helpers.ts';
 
 const log = createLogger('test-speed', 'warn');
@@ -87,12 +86,8 @@ export async function waitForSpeedCaughtUp(config: Config, timeoutMs: number, cl
 export { cliEnv, topicMessageCount };
 
 /** `meterflow speed` as a child process (so a test can kill -9 it). */
-export function spawnSpeed(config: Config): ChildProcess {
-  // Logs go to a file: an unread pipe fills up and blocks the child.
-  const out = openSync(join(tmpdir(), `meterflow-speed-${process.pid}.log`), 'a');
-  const child = spawn(process.execPath, [BIN, 'speed'], { cwd: ROOT, env: cliEnv(config), stdio: ['ignore', out, out] });
-  closeSync(out);
-  return child;
+export function spawnSpeed(config: Config, env: NodeJS.ProcessEnv = cliEnv(config)): ChildProcess {
+  return spawnCli(['speed'], env, join(tmpdir(), `meterflow-speed-${process.pid}.log`));
 }
 
 /**
