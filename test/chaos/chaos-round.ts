@@ -35,8 +35,8 @@ export interface RoundOptions {
   log: Logger;
   /** A year of readings replayed in about this many seconds (the window in which faults land). */
   ingestSeconds?: number;
-  /** How long the speed layer may take to catch up once the replay is complete. */
-  catchUpMs?: number;
+  /** The whole round's time limit: waits give up in time to stop every process it started. */
+  budgetMs?: number;
 }
 
 export interface RoundResult {
@@ -231,6 +231,7 @@ async function checkMaster(con: DuckDBConnection, config: Config, log: Logger): 
 
 export async function runChaosRound(opts: RoundOptions): Promise<RoundResult> {
   const started = Date.now();
+  const budgetEnd = started + (opts.budgetMs ?? 600_000);
   const rng = seededRng(opts.seed);
   const events: string[] = [];
   const note = (what: string) => {
@@ -269,6 +270,7 @@ export async function runChaosRound(opts: RoundOptions): Promise<RoundResult> {
     // A killed archiver or batch run leaves its job lease behind: short, so restarts get it back soon.
     METERFLOW_BATCH__JOBS__LEASE_TTL_SECONDS: '10',
     METERFLOW_SERVING__AUTH__REQUIRED: 'false',
+    METERFLOW_LOG__LEVEL: process.env.CHAOS_LOG_LEVEL ?? 'warn',
     METERFLOW_SERVING__RATE_LIMIT__MAX: '1000000',
   };
   const logFile = (name: string) => join(work, `${name}.log`);
@@ -359,7 +361,7 @@ export async function runChaosRound(opts: RoundOptions): Promise<RoundResult> {
     note(`replay complete after ${replayRuns} run(s)`);
 
     // Catch up: speed to the end of the topic, the archiver stopped and run --once, a final batch run.
-    await waitForSpeedCaughtUp(config, opts.catchUpMs ?? 120_000);
+    await waitForSpeedCaughtUp(config, Math.max(5_000, budgetEnd - Date.now() - 45_000));
     note('speed caught up');
     await archive.stop();
     for (let attempt = 1; ; attempt++) {
@@ -383,7 +385,7 @@ export async function runChaosRound(opts: RoundOptions): Promise<RoundResult> {
     const expected = await oracleDaily(con, files);
     const meterIds = opts.households.map((h) => `lcl:${h}`);
     // The speed layer rebuilds the new version's generation; until then the API answers an older pair.
-    const deadline = Date.now() + 90_000;
+    const deadline = Math.min(Date.now() + 90_000, budgetEnd - 10_000);
     let last: Served | undefined;
     let lastError: unknown;
     for (;;) {

@@ -16,7 +16,14 @@ describe('failure matrix: kill -9 of every process during ingest', () => {
     timeout: 150_000,
   }, async () => {
     log.warn({ seed: SEED }, 'chaos seed (replay with CHAOS_SEED)');
-    const r = await runChaosRound({ base: testConfig(), seed: SEED, households: ['MAC000002', 'MAC000003'], faults: FAULTS, log });
+    const r = await runChaosRound({
+      base: testConfig(),
+      seed: SEED,
+      households: ['MAC000002', 'MAC000003'],
+      faults: FAULTS,
+      log,
+      budgetMs: 140_000,
+    });
     log.warn({ ...r, kwhMismatches: r.kwhMismatches.slice(0, 5) }, 'chaos round');
     for (const k of FAULTS) expect(r.faults[k], k).toBe(1);
     expect(r.expectedReadings).toBeGreaterThan(30_000);

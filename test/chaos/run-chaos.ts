@@ -45,7 +45,7 @@ for (let i = 0; i < rounds; i++) {
   const services: FaultKind[] = values['all-services'] ? ['kafka', 'cassandra'] : [i % 2 === 0 ? 'kafka' : 'cassandra'];
   const faults: FaultKind[] = ['replay', 'speed', 'archive', 'batch', 'api', ...services];
   try {
-    const r = await runChaosRound({ base, seed, households: ['MAC000002', 'MAC000003'], faults, log, catchUpMs: 300_000 });
+    const r = await runChaosRound({ base, seed, households: ['MAC000002', 'MAC000003'], faults, log, budgetMs: 900_000 });
     results.push(r);
     const bad = r.lost + r.doubleCounted + r.kwhMismatches.length + r.masterMissingOffsets + r.masterDuplicateOffsets;
     if (bad > 0) failures.push(`seed ${seed}: ${JSON.stringify({ ...r, kwhMismatches: r.kwhMismatches.slice(0, 5) })}`);
