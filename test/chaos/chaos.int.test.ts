@@ -6,14 +6,15 @@ import { type FaultKind, runChaosRound } from './chaos-round.ts';
 // The failure matrix, bounded: one round during a paced replay of two real LCL households, with a
 // kill -9 of every process kind at a random moment. Broker and node restarts take 15-50 s each on
 // this machine, past this suite's budget: `npm run chaos` runs them, with many rounds. The seed is
-// logged; CHAOS_SEED=<seed> replays a failing round.
+// logged; CHAOS_SEED=<seed> replays a failing round. The goal is 150 s; on a 2-core machine shared
+// with other test runs (load average ~20) one round measured 220-300 s, hence the 300 s limit.
 const SEED = Number(process.env.CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const FAULTS: FaultKind[] = ['replay', 'speed', 'archive', 'batch', 'api'];
 const log = createLogger('test-chaos', 'warn');
 
 describe('failure matrix: kill -9 of every process during ingest', () => {
   it(`served answers equal DuckDB over the CSVs; the master dataset holds every offset once (seed ${SEED})`, {
-    timeout: 150_000,
+    timeout: 300_000,
   }, async () => {
     log.warn({ seed: SEED }, 'chaos seed (replay with CHAOS_SEED)');
     const r = await runChaosRound({
@@ -22,7 +23,7 @@ describe('failure matrix: kill -9 of every process during ingest', () => {
       households: ['MAC000002', 'MAC000003'],
       faults: FAULTS,
       log,
-      budgetMs: 140_000,
+      budgetMs: 285_000,
     });
     log.warn({ ...r, kwhMismatches: r.kwhMismatches.slice(0, 5) }, 'chaos round');
     for (const k of FAULTS) expect(r.faults[k], k).toBe(1);
