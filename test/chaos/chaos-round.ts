@@ -168,7 +168,7 @@ async function served(url: string, meters: string[]): Promise<Served> {
   let stale = false;
   let batchVersion = Number.POSITIVE_INFINITY;
   for (const m of meters) {
-    const q = `key=${encodeURIComponent(`meter=${m}`)}&from=2012-12-01&to=2014-02-01&grain=day&measures=importKwh&measures=readingCount`;
+    const q = `key=${encodeURIComponent(`meter=${m}`)}&from=2012-12-01&to=2014-02-01&grain=day&measures=importKwh,readingCount`;
     const res = await fetch(`${url}/v1/views/meter_15m/series?${q}`, { signal: AbortSignal.timeout(10_000) });
     if (res.status !== 200) throw new Error(`series ${m}: HTTP ${res.status} ${await res.text()}`);
     const body = (await res.json()) as {
