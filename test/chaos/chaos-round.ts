@@ -9,6 +9,7 @@ import { readMasterManifest } from '../../batch-layer/archive/master-manifest.ts
 import { layoutFor } from '../../batch-layer/layout.ts';
 import { createCassandra } from '../../core/cassandra.ts';
 import type { Config } from '../../core/config.ts';
+import { GenerationStore } from '../../core/generation-store.ts';
 import { createKafka } from '../../core/kafka.ts';
 import type { Logger } from '../../core/logger.ts';
 import { MeterRegistryStore } from '../../core/meter-registry.ts';
@@ -361,8 +362,11 @@ export async function runChaosRound(opts: RoundOptions): Promise<RoundResult> {
     note(`replay complete after ${replayRuns} run(s)`);
 
     // Catch up: speed to the end of the topic, the archiver stopped and run --once, a final batch run.
-    await waitForSpeedCaughtUp(config, Math.max(5_000, budgetEnd - Date.now() - 45_000));
-    note('speed caught up');
+    // A batch run that completed during the faults published a version: the speed layer now builds its generation.
+    const reader = createCassandra(config);
+    const generation = (await new GenerationStore(reader).current().finally(() => reader.shutdown())).generation;
+    await waitForSpeedCaughtUp(config, Math.max(5_000, budgetEnd - Date.now() - 45_000), undefined, generation);
+    note(`speed caught up (generation ${generation})`);
     await archive.stop();
     for (let attempt = 1; ; attempt++) {
       const once = await runCli(['archive', '--once', '--json'], { env, timeoutMs: 120_000 });
