@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '../../core/logger.ts';
+import { testConfig } from '../support/test-config.ts';
+import { type FaultKind, runChaosRound } from './chaos-round.ts';
+
+// The failure matrix, bounded: one round during a paced replay of two real LCL households, with a
+// kill -9 of every process kind at a random moment. Broker and node restarts take 15-50 s each on
+// this machine, past this suite's budget: `npm run chaos` runs them, with many rounds. The seed is
+// logged; CHAOS_SEED=<seed> replays a failing round. The goal is 150 s; on a 2-core machine shared
+// with other test runs (load average ~20) one round measured 220-300 s, hence the 300 s limit.
+const SEED = Number(process.env.CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const FAULTS: FaultKind[] = ['replay', 'speed', 'archive', 'batch', 'api'];
+const log = createLogger('test-chaos', 'warn');
+
+describe('failure matrix: kill -9 of every process during ingest', () => {
+  it(`served answers equal DuckDB over the CSVs; the master dataset holds every offset once (seed ${SEED})`, {
+    timeout: 300_000,
+  }, async () => {
+    log.warn({ seed: SEED }, 'chaos seed (replay with CHAOS_SEED)');
+    const r = await runChaosRound({
+      base: testConfig(),
+      seed: SEED,
+      households: ['MAC000002', 'MAC000003'],
+      faults: FAULTS,
+      log,
+      budgetMs: 285_000,
+    });
+    log.warn({ ...r, kwhMismatches: r.kwhMismatches.slice(0, 5) }, 'chaos round');
+    for (const k of FAULTS) expect(r.faults[k], k).toBe(1);
+    expect(r.expectedReadings).toBeGreaterThan(30_000);
+    expect({ lost: r.lost, doubleCounted: r.doubleCounted, kwh: r.kwhMismatches.slice(0, 5) }).toEqual({
+      lost: 0,
+      doubleCounted: 0,
+      kwh: [],
+    });
+    expect(r.servedReadings).toBe(r.expectedReadings);
+    expect({ missing: r.masterMissingOffsets, duplicates: r.masterDuplicateOffsets }).toEqual({ missing: 0, duplicates: 0 });
+  });
+});
