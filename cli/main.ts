@@ -38,4 +38,8 @@ try {
     process.stderr.write(`meterflow: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
     process.exitCode = 1;
   }
+  // Exit now: a half-started command (a Kafka client that connected before another step failed)
+  // leaves sockets and retry timers that would keep a failed process alive and idle, which a
+  // supervisor cannot tell from a working one.
+  process.exit(process.exitCode);
 }

@@ -16,7 +16,17 @@ export function registerSpeedCommand(program: Command): void {
       const cassandra = createCassandra(config);
       // A speed process (re)started while Cassandra is down or restarting waits for it.
       await retryUntil('connecting to Cassandra', () => cassandra.connect(), { log, timeoutMs: config.speed.startupTimeoutMs });
-      const speed = new SpeedLayer({ config, log, kafka: createKafka(config, log), cassandra });
+      const speed = new SpeedLayer({
+        config,
+        log,
+        kafka: createKafka(config, log),
+        cassandra,
+        // Exactly once does not depend on this process: exit and let the supervisor start a fresh one.
+        onFatal: (err) => {
+          log.fatal({ err: err.message }, 'speed layer cannot go on; exiting');
+          process.exit(1);
+        },
+      });
       const metrics = opts.metricsPort > 0 ? await serveMetrics(opts.metricsPort, log) : undefined;
       await speed.start();
       log.info({ group: config.speed.groupId, topic: config.kafka.topics.readings.name }, 'speed layer running');

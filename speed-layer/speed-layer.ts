@@ -21,6 +21,8 @@ export interface SpeedLayerOptions {
   kafka: Kafka;
   cassandra: CassandraClient;
   views?: readonly ViewDefinition[];
+  /** The consumer crashed and kafkajs will not restart it: the process should exit (and be restarted). */
+  onFatal?: (err: Error) => void;
 }
 
 /**
@@ -59,8 +61,10 @@ export class SpeedLayer {
   private stopped = false;
   private paused = false;
   private readonly admin: ReturnType<Kafka['admin']>;
+  private readonly onFatal: ((err: Error) => void) | undefined;
 
   constructor(o: SpeedLayerOptions) {
+    this.onFatal = o.onFatal;
     this.config = o.config;
     this.log = o.log.child({ component: 'speed' });
     this.topic = o.config.kafka.topics.readings.name;
@@ -90,6 +94,10 @@ export class SpeedLayer {
     this.generation = await retryUntil('reading the current batch generation', () => this.generations.current(), retry);
     this.log.info({ generation: this.generation.generation, meters: this.meters.size }, 'speed layer starting');
     await Promise.all([this.producer.connect(), this.admin.connect(), this.consumer.connect()]);
+    this.consumer.on(this.consumer.events.CRASH, (e) => {
+      this.log.error({ err: e.payload.error?.message, restart: e.payload.restart }, 'Kafka consumer crashed');
+      if (!e.payload.restart && !this.stopped) this.onFatal?.(e.payload.error);
+    });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
       const assigned = (e.payload.memberAssignment[this.topic] ?? []) as number[];
       void this.assignWithRetry(assigned);
