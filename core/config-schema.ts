@@ -165,6 +165,8 @@ export const configSchema = z.strictObject({
       groupId: z.string().min(1).default('meterflow-speed'),
       /** How often folded partials are written to Cassandra (and view changes published). */
       flushIntervalMs: z.number().int().min(10).max(60_000).default(500),
+      /** Flush interval while a partition is catching up (fewer rewrites of the same rows; checkpoints move in larger steps). */
+      catchUpFlushIntervalMs: z.number().int().min(10).max(60_000).default(3_000),
       /** Cassandra writes in flight per flush. */
       writeConcurrency: z.number().int().min(1).max(1_024).default(32),
       /**

@@ -52,6 +52,14 @@ export class PartitionWorker {
     return speedStartOffset(this.generation, this.partition);
   }
 
+  /** The partition's high watermark as of the latest fetch (for the backlog). */
+  latestHighWatermark = 0;
+
+  /** Readings on the log not folded yet, as of the latest fetch. */
+  get backlog(): number {
+    return Math.max(0, Math.max(this.latestHighWatermark, this.catchUpTarget) - this.nextOffset);
+  }
+
   get caughtUp(): boolean {
     return this.nextOffset >= this.catchUpTarget;
   }

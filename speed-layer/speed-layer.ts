@@ -38,6 +38,9 @@ export interface SpeedLayerOptions {
  *   never starts before it, so no change is skipped and memory stays bounded.
  * Nothing relies on Kafka consumer-group commits, so a rebalance only moves work.
  */
+/** Readings behind the log's end beyond which a partition counts as catching up (see flushDelay). */
+const BACKLOG = 5_000;
+
 export class SpeedLayer {
   private readonly config: Config;
   private readonly log: Logger;
@@ -208,75 +211,64 @@ export class SpeedLayer {
     return new Map(offsets.map((o) => [o.partition, Number(o.high)]));
   }
 
-  private async onBatch({ batch, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private async onBatch({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload): Promise<void> {
     const worker = this.workers.get(batch.partition);
     if (worker === undefined) return;
     let folded = 0;
+    let handled: string | undefined;
     for (const message of batch.messages) {
       if (!isRunning() || isStale()) break;
-      const offset = Number(message.offset);
-      if (offset < worker.nextOffset) continue;
-      if (offset > worker.nextOffset) {
-        // Only log retention makes holes in the readings topic: those readings are gone from Kafka
-        // and must come from the batch layer's master dataset.
-        this.log.warn({ partition: batch.partition, expected: worker.nextOffset, got: offset }, 'gap in the readings topic (retention?)');
+      if (await this.handleMessage(worker, batch.partition, message.offset, message.value)) {
+        folded++;
+        if ((folded & 4095) === 0) await heartbeat();
       }
-      const value = message.value;
-      let reading: ReturnType<typeof decodeReading> | undefined;
-      try {
-        reading = decodeReading(value ?? Buffer.alloc(0));
-      } catch (err) {
-        await this.deadLetter(
-          value ?? Buffer.alloc(0),
-          isMeterflowError(err) && err.code !== 'MF_SCHEMA_DECODE_FAILED' ? 'WRONG_SCHEMA' : 'MALFORMED',
-          err,
-          batch.partition,
-          offset,
-        );
-        worker.skip(offset);
-        continue;
-      }
-      const uncountable = uncountableReason(reading);
-      if (uncountable !== undefined) {
-        // Not from meterflow's ingest (which refuses these): never counted, by either layer.
-        await this.deadLetter(value as Buffer, uncountable, new Error(`value ${reading.value} cannot be counted`), batch.partition, offset);
-        worker.skip(offset);
-        continue;
-      }
-      if (!this.meters.has(reading.meterId)) {
-        await this.reloadMeters();
-        const uncountable = uncountableReason(reading);
-        if (uncountable !== undefined) {
-          // Not from meterflow's ingest (which refuses these): never counted, by either layer.
-          await this.deadLetter(
-            value as Buffer,
-            uncountable,
-            new Error(`value ${reading.value} cannot be counted`),
-            batch.partition,
-            offset,
-          );
-          worker.skip(offset);
-          continue;
-        }
-        if (!this.meters.has(reading.meterId)) {
-          await this.deadLetter(
-            value as Buffer,
-            'UNKNOWN_METER',
-            new Error(`meter ${reading.meterId} is not in the registry`),
-            batch.partition,
-            offset,
-          );
-          worker.skip(offset);
-          continue;
-        }
-      }
-      worker.accept(reading, offset);
-      folded++;
-      if ((folded & 4095) === 0) await heartbeat();
+      handled = message.offset;
     }
+    // The next fetch starts after what was handled. Unresolved, kafkajs would fetch from the same
+    // offset again: each batch would re-read (and re-decode) the partition from the generation
+    // start, and a partition larger than one fetch would never get past it. (No commits are made:
+    // the fold's start comes from the generation and the checkpoints, never from the group.)
+    if (handled !== undefined && !isStale()) resolveOffset(handled);
     speedMetrics.readings.inc({ partition: String(batch.partition) }, folded);
-    speedMetrics.lag.set({ partition: String(batch.partition) }, Math.max(0, Number(batch.highWatermark) - worker.nextOffset));
+    worker.latestHighWatermark = Number(batch.highWatermark);
+    speedMetrics.lag.set({ partition: String(batch.partition) }, worker.backlog);
     await heartbeat();
+  }
+
+  /** Folds one record, or dead-letters it; true when a reading was folded. */
+  private async handleMessage(worker: PartitionWorker, partition: number, offsetText: string, value: Buffer | null): Promise<boolean> {
+    const offset = Number(offsetText);
+    if (offset < worker.nextOffset) return false;
+    if (offset > worker.nextOffset) {
+      // Only log retention makes holes in the readings topic: those readings are gone from Kafka
+      // and must come from the batch layer's master dataset.
+      this.log.warn({ partition, expected: worker.nextOffset, got: offset }, 'gap in the readings topic (retention?)');
+    }
+    const bytes = value ?? Buffer.alloc(0);
+    let reading: ReturnType<typeof decodeReading>;
+    try {
+      reading = decodeReading(bytes);
+    } catch (err) {
+      const reason = isMeterflowError(err) && err.code !== 'MF_SCHEMA_DECODE_FAILED' ? 'WRONG_SCHEMA' : 'MALFORMED';
+      await this.deadLetter(bytes, reason, err, partition, offset);
+      worker.skip(offset);
+      return false;
+    }
+    const uncountable = uncountableReason(reading);
+    if (uncountable !== undefined) {
+      // Not from meterflow's ingest (which refuses these): never counted, by either layer.
+      await this.deadLetter(bytes, uncountable, new Error(`value ${reading.value} cannot be counted`), partition, offset);
+      worker.skip(offset);
+      return false;
+    }
+    if (!this.meters.has(reading.meterId)) await this.reloadMeters();
+    if (!this.meters.has(reading.meterId)) {
+      await this.deadLetter(bytes, 'UNKNOWN_METER', new Error(`meter ${reading.meterId} is not in the registry`), partition, offset);
+      worker.skip(offset);
+      return false;
+    }
+    worker.accept(reading, offset);
+    return true;
   }
 
   private async deadLetter(original: Buffer, reason: string, err: unknown, partition: number, offset: number): Promise<void> {
@@ -310,7 +302,19 @@ export class SpeedLayer {
           this.flushing = undefined;
           this.scheduleFlush();
         });
-    }, this.config.speed.flushIntervalMs);
+    }, this.flushDelay());
+  }
+
+  /**
+   * While any owned partition is still catching up (a rebuild or a backlog), flush less often:
+   * each flush rewrites every row touched since the last one, so a coarse row (a day, a month) is
+   * written once per flush — at 500 ms that is dozens of rewrites of the same row per second of a
+   * backlog. Caught up, readings arrive slowly and the short interval gives freshness.
+   */
+  private flushDelay(): number {
+    const { flushIntervalMs, catchUpFlushIntervalMs } = this.config.speed;
+    for (const w of this.workers.values()) if (!w.caughtUp || w.backlog > BACKLOG) return Math.max(flushIntervalMs, catchUpFlushIntervalMs);
+    return flushIntervalMs;
   }
 
   private flushAll(): Promise<void> {

@@ -109,16 +109,18 @@ export async function runArchiver(o: ArchiveOptions): Promise<ArchiveResult> {
       }
     };
 
-    const onBatch = async ({ batch, heartbeat, isRunning, isStale }: EachBatchPayload) => {
+    const onBatch = async ({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload) => {
       const p = batch.partition;
       const start = starts.get(p);
       if (start === undefined) return;
       const target = o.once ? (targets.get(p) ?? -1) : Number.POSITIVE_INFINITY;
+      let handled: string | undefined;
       for (const message of batch.messages) {
         if (!isRunning() || isStale()) break;
         const offset = Number(message.offset);
-        if (offset < start) continue;
         if (offset > target) break;
+        handled = message.offset;
+        if (offset < start) continue;
         let reading: MeterReading | undefined;
         try {
           reading = decodeReading(message.value ?? Buffer.alloc(0));
@@ -135,6 +137,9 @@ export async function runArchiver(o: ArchiveOptions): Promise<ArchiveResult> {
           await heartbeat();
         }
       }
+      // Fetch on from here: unresolved, kafkajs would re-read the partition from the seek offset
+      // at every fetch (the manifest, not the group, says where archiving resumes).
+      if (handled !== undefined && !isStale()) resolveOffset(handled);
       o.onProgress?.(records);
       if (o.once && (writer.nextOffset(p) ?? 0) > target) {
         await flush(p);
