@@ -4,7 +4,7 @@ import { versionViewFile } from '../../batch-layer/recompute/read-views.ts';
 import { listVersions, readCurrentVersion } from '../../batch-layer/recompute/versions.ts';
 import { readViewRows } from '../../batch-layer/sql/index.ts';
 import type { GrainId, ViewDefinition } from '../../schemas/views/index.ts';
-import type { BatchSource, BatchVersionInfo, BucketStates } from './sources.ts';
+import type { BatchSource, BatchVersionInfo, BucketStates, KeyBucketStates } from './sources.ts';
 
 /** Default reuse period of the version list: a new publication is visible within it. */
 export const VERSIONS_CACHE_MS = 1_000;
@@ -58,6 +58,26 @@ export class DuckDbBatchSource implements BatchSource {
       }),
     );
     return rows.map((r) => ({ bucket: r.bucket, states: r.states }));
+  }
+
+  async readKeysRows(
+    version: number,
+    view: ViewDefinition,
+    grain: GrainId,
+    keys: readonly string[],
+    from: number,
+    to: number,
+  ): Promise<KeyBucketStates[]> {
+    if (keys.length === 0) return [];
+    const file = await versionViewFile(this.layout, version, view, grain);
+    const rows = await this.withConnection((con) =>
+      readViewRows(con, view, grain, {
+        sql: `SELECT * FROM read_parquet($files) WHERE list_contains($keys, row_key)
+              AND bucket >= CAST($range[1] AS BIGINT) AND bucket < CAST($range[2] AS BIGINT) ORDER BY row_key, bucket`,
+        params: { files: [file], keys: [...keys], range: [String(from), String(to)] },
+      }),
+    );
+    return rows.map((r) => ({ key: r.key, bucket: r.bucket, states: r.states }));
   }
 
   newestBucket(version: number, view: ViewDefinition, grain: GrainId): Promise<number | null> {

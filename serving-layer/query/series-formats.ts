@@ -1,7 +1,8 @@
 import { Bool, Float64, Table, tableToIPC, Utf8, type Vector, vectorFromArray } from 'apache-arrow';
 import { MeterflowError } from '../../core/errors.ts';
+import type { GrainId } from '../../schemas/views/index.ts';
 import { bucketLabel } from './series-params.ts';
-import type { SeriesResult } from './series-query.ts';
+import type { Provenance, SeriesResult } from './series-query.ts';
 
 export const FORMATS = ['json', 'csv', 'arrow'] as const;
 export type Format = (typeof FORMATS)[number];
@@ -62,17 +63,19 @@ export function seriesJson(r: SeriesResult) {
     from: new Date(q.from).toISOString(),
     to: new Date(q.to).toISOString(),
     measures: q.measures,
-    provenance: {
-      ...r.provenance,
-      batch:
-        r.provenance.batch === null
-          ? null
-          : {
-              ...r.provenance.batch,
-              newestBucket: r.provenance.batch.newestBucket === null ? null : bucketLabel(q.grain, r.provenance.batch.newestBucket),
-            },
-    },
+    provenance: provenanceJson(r.provenance, q.grain),
     buckets: r.buckets.map((b) => ({ bucket: bucketLabel(q.grain, b.bucket), provisional: b.provisional, values: b.values })),
+  };
+}
+
+/** The provenance as the JSON bodies carry it: the batch's newest bucket as a label of the grain. */
+export function provenanceJson(p: Provenance, grain: GrainId) {
+  return {
+    ...p,
+    batch:
+      p.batch === null
+        ? null
+        : { ...p.batch, newestBucket: p.batch.newestBucket === null ? null : bucketLabel(grain, p.batch.newestBucket) },
   };
 }
 
@@ -117,7 +120,7 @@ export function seriesArrow(r: SeriesResult): Uint8Array {
 }
 
 /** Provenance for the CSV and Arrow answers, which have no place for it in the body. */
-export function provenanceHeaders(r: SeriesResult): Record<string, string> {
+export function provenanceHeaders(r: { provenance: Provenance }): Record<string, string> {
   const p = r.provenance;
   return {
     'x-meterflow-batch-version': String(p.batchVersion),
@@ -128,6 +131,6 @@ export function provenanceHeaders(r: SeriesResult): Record<string, string> {
   };
 }
 
-function formatNumber(v: number | null): string {
+export function formatNumber(v: number | null): string {
   return v === null ? '' : String(v);
 }

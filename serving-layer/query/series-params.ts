@@ -67,7 +67,7 @@ export function parseSeriesQuery(view: ViewDefinition, p: SeriesParams): SeriesQ
   return { view, key, grain, from, to, measures: parseMeasures(view, p.measures) };
 }
 
-function parseGrain(view: ViewDefinition, grain: string | undefined): GrainId {
+export function parseGrain(view: ViewDefinition, grain: string | undefined): GrainId {
   if (grain === undefined || grain === '') return view.grains[0] as GrainId;
   if (!(GRAIN_IDS as readonly string[]).includes(grain)) {
     throw bad(`unknown grain "${grain}"; view ${view.name} serves ${view.grains.join(', ')}`, { grain, grains: view.grains });
@@ -83,7 +83,7 @@ function parseGrain(view: ViewDefinition, grain: string | undefined): GrainId {
  * `meter=lcl:MAC000002` or `site=S1`. Pairs may come in any order; every dimension of the view is
  * needed. The fleet view needs no key (`fleet=all`).
  */
-function parseKey(view: ViewDefinition, key: string | undefined): string {
+export function parseKey(view: ViewDefinition, key: string | undefined): string {
   const example = view.dimensions.map((d) => `${d}=…`).join('|');
   if (key === undefined || key === '') {
     if (view.dimensions.length === 1 && view.dimensions[0] === 'fleet') return encodeRowKey(['fleet'], [FLEET_VALUE]);
@@ -146,7 +146,7 @@ export function parseInstant(name: string, text: string | undefined): number {
   throw bad(`${name} "${text}" is not a date: expected ${allowed}`, { [name]: text });
 }
 
-function parseMeasures(view: ViewDefinition, text: string | undefined): string[] {
+export function parseMeasures(view: ViewDefinition, text: string | undefined): string[] {
   const all = view.measures.map((m) => m.name);
   if (text === undefined || text.trim() === '') return all;
   const names = text.split(',').map((s) => s.trim());

@@ -1,7 +1,7 @@
 import { MeterflowError } from '../../core/errors.ts';
 import { speedStartOffset } from '../../schemas/generation.ts';
-import { finalizeStates, type MeasureStates, plusStates, zeroStates } from '../../schemas/views/index.ts';
-import { periodsBetween } from '../../speed-layer/store/speed-store.ts';
+import { finalizeStates, type MeasureStates } from '../../schemas/views/index.ts';
+import { readMergedRows } from './merge-rows.ts';
 import type { SeriesQuery } from './series-params.ts';
 import type { BatchVersionInfo, QuerySources, SpeedCheckpointInfo } from './sources.ts';
 
@@ -43,13 +43,7 @@ export interface SeriesResult {
   buckets: SeriesBucket[];
 }
 
-const DEFAULT_SPEED_TIMEOUT_MS = 2_000;
-/**
- * The checkpoint read is the liveness test and gets the short timeout. Once it answered, Cassandra
- * is up, so the row read (which can span many partition periods) gets more.
- */
-const ROWS_TIMEOUT_FACTOR = 5;
-const PER_PERIOD_MS = 25;
+export const DEFAULT_SPEED_TIMEOUT_MS = 2_000;
 
 /**
  * batch(V) ⊕ speed(V) for every bucket of [from, to) (DESIGN.md "merge by offset"):
@@ -61,6 +55,37 @@ const PER_PERIOD_MS = 25;
  */
 export async function runSeries(sources: QuerySources, q: SeriesQuery): Promise<SeriesResult> {
   const now = (sources.now ?? Date.now)();
+  const pair = await choosePair(sources);
+  const rows = (await readMergedRows(sources, pair, q.view, q.grain, [q.key], q.from, q.to)).get(q.key) as Map<number, MeasureStates>;
+  const { batch, speed, stale, warnings } = pair;
+  const newestBucket = batch === null ? null : await sources.batch.newestBucket(batch.version, q.view, q.grain);
+
+  const buckets = [...rows.keys()]
+    .sort((a, b) => a - b)
+    .map((bucket) => {
+      const all = finalizeStates(q.view, rows.get(bucket) as MeasureStates);
+      const values: Record<string, number | null> = {};
+      for (const m of q.measures) values[m] = all[m] ?? null;
+      return { bucket, provisional: newestBucket === null || bucket >= newestBucket, values };
+    });
+
+  return { query: q, provenance: provenance(batch, speed, stale, warnings, newestBucket, now), buckets };
+}
+
+export interface ServedPair {
+  /** The batch part (null: none). */
+  batch: BatchVersionInfo | null;
+  /** The speed part (null: none: unreachable or not caught up). */
+  speed: { generation: number; checkpoints: SpeedCheckpointInfo[] } | null;
+  stale: boolean;
+  warnings: string[];
+}
+
+/**
+ * Which batch version and speed generation answer a query (module comment above): one choice per
+ * request, shared by every route that merges, so no answer mixes two versions.
+ */
+export async function choosePair(sources: QuerySources): Promise<ServedPair> {
   const timeoutMs = sources.speedTimeoutMs ?? DEFAULT_SPEED_TIMEOUT_MS;
   const versions = await sources.batch.versions();
   const current = versions[0] ?? null;
@@ -109,42 +134,10 @@ export async function runSeries(sources: QuerySources, q: SeriesQuery): Promise<
       `speed layer unreachable (${(err as Error).message}); answered from batch version ${current.version} alone: readings after its offsets are missing`,
     );
   }
-
-  const merged = new Map<number, MeasureStates>();
-  const add = (bucket: number, states: MeasureStates) =>
-    merged.set(bucket, plusStates(q.view, merged.get(bucket) ?? zeroStates(q.view), states));
-  const speedRows =
-    speed === null
-      ? []
-      : await withTimeout(
-          sources.speed.readRows(q.view.name, speed.generation, q.key, q.grain, q.from, q.to),
-          ROWS_TIMEOUT_FACTOR * timeoutMs + PER_PERIOD_MS * periodsBetween(q.grain, q.from, q.to).length,
-          'reading the speed rows',
-        ).catch((err: unknown) => {
-          if (batch === null) throw unreachable(err);
-          speed = null;
-          stale = true;
-          warnings.push(`speed rows unreadable (${(err as Error).message}); answered from batch version ${batch.version} alone`);
-          return [];
-        });
-  if (batch !== null)
-    for (const r of await sources.batch.readRows(batch.version, q.view, q.grain, q.key, q.from, q.to)) add(r.bucket, r.states);
-  for (const r of speedRows) add(r.bucket, r.states);
-  const newestBucket = batch === null ? null : await sources.batch.newestBucket(batch.version, q.view, q.grain);
-
-  const buckets = [...merged.keys()]
-    .sort((a, b) => a - b)
-    .map((bucket) => {
-      const all = finalizeStates(q.view, merged.get(bucket) as MeasureStates);
-      const values: Record<string, number | null> = {};
-      for (const m of q.measures) values[m] = all[m] ?? null;
-      return { bucket, provisional: newestBucket === null || bucket >= newestBucket, values };
-    });
-
-  return { query: q, provenance: provenance(batch, speed, stale, warnings, newestBucket, now), buckets };
+  return { batch, speed, stale, warnings };
 }
 
-function provenance(
+export function provenance(
   batch: BatchVersionInfo | null,
   speed: { generation: number; checkpoints: SpeedCheckpointInfo[] } | null,
   stale: boolean,
@@ -206,7 +199,7 @@ function describeLag(checkpoints: SpeedCheckpointInfo[], partitions: number): st
   return `partitions not caught up: ${lagging.join(', ')}`;
 }
 
-function unreachable(cause: unknown): MeterflowError {
+export function unreachable(cause: unknown): MeterflowError {
   return new MeterflowError(
     'MF_CASSANDRA_UNREACHABLE',
     `the speed views are unreachable and no batch version is published, so there is nothing to answer from: ${(cause as Error).message}`,
@@ -214,7 +207,7 @@ function unreachable(cause: unknown): MeterflowError {
   );
 }
 
-function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+export function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);

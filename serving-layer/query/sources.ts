@@ -22,6 +22,15 @@ export interface BatchSource {
   versions(): Promise<BatchVersionInfo[]>;
   /** Rows of one key at one grain with bucket in [from, to), as mergeable states. */
   readRows(version: number, view: ViewDefinition, grain: GrainId, key: string, from: number, to: number): Promise<BucketStates[]>;
+  /** Rows of several keys at one grain with bucket in [from, to) (one DuckDB query, the key list bound). */
+  readKeysRows(
+    version: number,
+    view: ViewDefinition,
+    grain: GrainId,
+    keys: readonly string[],
+    from: number,
+    to: number,
+  ): Promise<KeyBucketStates[]>;
   /** The newest bucket of the view at the grain, over every key (null: the file is empty). */
   newestBucket(version: number, view: ViewDefinition, grain: GrainId): Promise<number | null>;
 }
@@ -29,6 +38,10 @@ export interface BatchSource {
 export interface BucketStates {
   bucket: number;
   states: MeasureStates;
+}
+
+export interface KeyBucketStates extends BucketStates {
+  key: string;
 }
 
 export interface SpeedCheckpointInfo {

@@ -27,6 +27,9 @@ class MemoryBatch implements BatchSource {
   async readRows(_v: number, _view: unknown, grain: string, key: string) {
     return grain === 'day' && key === KEY ? [{ bucket: JAN1, states: states(2, 48) }] : [];
   }
+  async readKeysRows(v: number, view: unknown, grain: string, keys: readonly string[]) {
+    return (await Promise.all(keys.map(async (key) => (await this.readRows(v, view, grain, key)).map((r) => ({ ...r, key }))))).flat();
+  }
   async newestBucket() {
     return JAN1;
   }

@@ -46,7 +46,7 @@ const offsetsSchema = {
   description: 'readings partition → last offset included',
 };
 
-const provenanceSchema = {
+export const provenanceSchema = {
   type: 'object',
   properties: {
     batchVersion: { type: 'integer', description: 'the batch version answered from; 0: no batch part' },

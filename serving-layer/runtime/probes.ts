@@ -7,31 +7,39 @@ export function cassandraProbe(client: CassandraClient): Probe {
   return () => client.execute('SELECT release_version FROM system.local');
 }
 
+type Admin = ReturnType<Kafka['admin']>;
+
 /**
- * Kafka answers a metadata request. One admin client is kept between probes (a readiness check
- * every few seconds should not open a connection each time); after a failure it is replaced, so a
- * broker that comes back is seen at the next probe.
+ * One admin client kept between calls (a readiness check every few seconds, a status page
+ * refreshing, should not open a connection each time); after a failure it is replaced, so a
+ * broker that comes back is seen at the next call.
  */
-export function kafkaProbe(kafka: Kafka): Probe & { close(): Promise<void> } {
-  let admin: ReturnType<Kafka['admin']> | undefined;
-  const probe = async () => {
-    try {
-      if (!admin) {
-        admin = kafka.admin();
-        await admin.connect();
+export function sharedAdmin(kafka: Kafka): { run<T>(fn: (admin: Admin) => Promise<T>): Promise<T>; close(): Promise<void> } {
+  let admin: Admin | undefined;
+  return {
+    async run(fn) {
+      try {
+        if (!admin) {
+          admin = kafka.admin();
+          await admin.connect();
+        }
+        return await fn(admin);
+      } catch (err) {
+        const failed = admin;
+        admin = undefined;
+        await failed?.disconnect().catch(() => {});
+        throw err;
       }
-      return await admin.describeCluster();
-    } catch (err) {
-      const failed = admin;
-      admin = undefined;
-      await failed?.disconnect().catch(() => {});
-      throw err;
-    }
-  };
-  return Object.assign(probe, {
+    },
     close: async () => {
       await admin?.disconnect().catch(() => {});
       admin = undefined;
     },
-  });
+  };
+}
+
+/** Kafka answers a metadata request. */
+export function kafkaProbe(kafka: Kafka): Probe & { close(): Promise<void> } {
+  const shared = sharedAdmin(kafka);
+  return Object.assign(() => shared.run((a) => a.describeCluster()), { close: shared.close });
 }

@@ -9,14 +9,25 @@ import { createIngestPipeline } from '../../ingest/pipeline/create-pipeline.ts';
 import type { Meter } from '../../schemas/reading.ts';
 import { buildApp } from '../app.ts';
 import { CassandraKeyStore } from '../auth/cassandra-key-store.ts';
+import { LiveHub } from '../live/live-hub.ts';
+import { startTopicFeed, type TopicFeed } from '../live/topic-feed.ts';
+import { PipelineStatus } from '../pipeline/pipeline-status.ts';
 import { createQuerySources } from '../query/create-sources.ts';
+import { liveRoutes } from '../routes/live-routes.ts';
+import { pipelineRoutes } from '../routes/pipeline-routes.ts';
+import { totalsRoutes } from '../routes/totals-routes.ts';
 import { viewRoutes } from '../routes/view-routes.ts';
-import { cassandraProbe, kafkaProbe } from './probes.ts';
+import { kafkaOffsetsReader } from './kafka-offsets.ts';
+import { cassandraProbe, kafkaProbe, sharedAdmin } from './probes.ts';
 import { startRegistryRefresh } from './registry-refresh.ts';
 import { RenewingIngest } from './renewing-ingest.ts';
 
+const PIPELINE_SAMPLE_MS = 5_000;
+
 export interface RunningServer {
   app: FastifyInstance;
+  /** The view-change feed (tests wait for `feed.ready` before producing). */
+  feed: TopicFeed;
   url: string;
   /** Stops accepting, lets in-flight requests finish, flushes the pipeline, disconnects. */
   close(): Promise<void>;
@@ -30,8 +41,10 @@ export async function startServer(config: Config, log: Logger, options: { routes
   // Fail fast, naming the unreachable cluster and where it was configured.
   await Promise.all([checkKafkaReachable(config, log), checkCassandraReachable(config)]);
   const cassandra = createCassandra(config);
-  const kafkaReady = kafkaProbe(createKafka(config, log));
-  const cleanups: (() => Promise<unknown>)[] = [() => cassandra.shutdown(), () => kafkaReady.close()];
+  const kafka = createKafka(config, log);
+  const kafkaReady = kafkaProbe(kafka);
+  const admin = sharedAdmin(kafka);
+  const cleanups: (() => Promise<unknown>)[] = [() => cassandra.shutdown(), () => kafkaReady.close(), () => admin.close()];
   const cleanup = async () => {
     for (const c of cleanups.reverse()) await c().catch((err: unknown) => log.warn({ err }, 'shutdown step failed'));
   };
@@ -58,13 +71,34 @@ export async function startServer(config: Config, log: Logger, options: { routes
     cleanups.push(() => ingest.close());
     await ingest.start();
 
+    const sources = createQuerySources(config, cassandra);
+    const hub = new LiveHub();
+    const feed = await startTopicFeed(config, kafka, hub, log);
+    cleanups.push(() => feed.close());
+    const status = new PipelineStatus({
+      sources,
+      offsets: kafkaOffsetsReader(admin, config),
+      topics: { readings: config.kafka.topics.readings.name, deadLetters: config.kafka.topics.deadLetters.name },
+      deadLetters: () => ({ total: feed.deadLetters.total, byReason: Object.fromEntries(feed.deadLetters.byReason) }),
+    });
+    // Samples between status calls, so readings/s is known at the first page load after a while.
+    const sampler = setInterval(() => void status.sample().catch(() => {}), PIPELINE_SAMPLE_MS);
+    sampler.unref();
+    cleanups.push(async () => clearInterval(sampler));
+
     const app = await buildApp({
       config,
       log,
       keyStore,
       probes: { kafka: kafkaReady, cassandra: cassandraProbe(cassandra) },
       ingest,
-      routes: [viewRoutes(createQuerySources(config, cassandra)), ...(options.routes ?? [])],
+      routes: [
+        viewRoutes(sources),
+        totalsRoutes(sources, () => meters.values()),
+        liveRoutes(hub),
+        pipelineRoutes(status),
+        ...(options.routes ?? []),
+      ],
     });
     // Closed first: no new requests, in-flight ones finish, then the pipeline flushes.
     cleanups.push(() => app.close());
@@ -77,7 +111,7 @@ export async function startServer(config: Config, log: Logger, options: { routes
       );
     });
     log.info({ url, meters: meters.size }, 'serving');
-    return { app, url, close: cleanup };
+    return { app, url, feed, close: cleanup };
   } catch (err) {
     await cleanup();
     throw err;
