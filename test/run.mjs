@@ -31,6 +31,8 @@ mkdirSync(join(root, 'test-results'), { recursive: true });
 rmSync(report, { force: true });
 const vitestStatus = step('tests (vitest: unit + integration on real Kafka and Cassandra)', bin('vitest'), [
   'run',
+  '--project=unit',
+  '--project=integration',
   '--reporter=default',
   '--reporter=json',
   `--outputFile.json=${report}`,

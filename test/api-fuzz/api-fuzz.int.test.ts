@@ -52,6 +52,7 @@ async function tables(): Promise<string[]> {
 async function inject(req: InjectOptions | string): Promise<LightMyRequestResponse> {
   let timer: NodeJS.Timeout | undefined;
   const url = typeof req === 'string' ? req : String(req.url);
+  if (url.startsWith('/v1/live')) return injectStream(typeof req === 'string' ? { url: req } : req);
   try {
     return await Promise.race([
       server.app.inject(req),
@@ -62,6 +63,29 @@ async function inject(req: InjectOptions | string): Promise<LightMyRequestRespon
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * The server-sent events route: its answer is judged by status and headers (an open stream is a
+ * 200 text/event-stream, closed here at once); a refusal is read whole like any other answer.
+ */
+async function injectStream(req: InjectOptions): Promise<LightMyRequestResponse> {
+  const controller = new AbortController();
+  const res = await server.app.inject({ ...req, payloadAsStream: true, signal: controller.signal });
+  if (String(res.headers['content-type'] ?? '').startsWith('text/event-stream')) {
+    controller.abort();
+    return { statusCode: res.statusCode, headers: res.headers, body: '', payload: '' } as unknown as LightMyRequestResponse;
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of res.stream()) chunks.push(Buffer.from(chunk as Buffer));
+  const body = Buffer.concat(chunks).toString();
+  return {
+    statusCode: res.statusCode,
+    headers: res.headers,
+    body,
+    payload: body,
+    json: () => JSON.parse(body),
+  } as unknown as LightMyRequestResponse;
 }
 
 const describeRequest = (req: InjectOptions) => `${req.method} ${String(req.url).slice(0, 200)}`;

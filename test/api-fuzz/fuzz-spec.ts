@@ -131,6 +131,10 @@ export const PARAMETER_HINTS: Record<string, readonly string[]> = {
   grain: grains,
   measures: [...measures, measures.slice(0, 2).join(','), `${measures[0]},nope`],
   format: [...FORMATS],
+  parent: ['region=Test', 'site=bad:s1', 'meter=bad:m1', 'region=', 'nope=x', ''],
+  by: [...measures, 'nope'],
+  limit: ['1', '10', '100', '0', '-1', '100000', '1.5', 'x'],
+  order: ['asc', 'desc', 'sideways'],
 };
 
 const ACCEPTS = ['application/json', 'text/csv', 'application/vnd.apache.arrow.stream', '*/*', 'text/html', 'x/y;q=abc', '', ',,,'];
