@@ -26,7 +26,9 @@ export interface PublishChangesOptions {
  * Tells downstream services (billing, alerting) what a published batch version changed: one
  * ViewChange of cause BATCH_PUBLISHED per bucket whose values differ from the previous version
  * (at the grains `batch.changes.grains` names; removed buckets carry no measures), then one
- * version event (view "*", no key, the version's offsets B[p]) saying the version is complete.
+ * version event (view "*", no key, the version's offsets B[p]) saying the version is complete
+ * (sent last, but the topic has several partitions: a consumer sees it after the bucket events of
+ * its own partition only).
  * Events are upserts keyed by view, grain, key and bucket, so a re-publication after a crash
  * repeats values, never adds to them. The marker file makes it at-least-once across crashes:
  * the next batch run publishes what a crashed one did not (ensureChangesPublished).
