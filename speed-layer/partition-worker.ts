@@ -39,17 +39,29 @@ export class PartitionWorker {
     meters: MeterLookup,
     highWatermark: number,
     checkpoint?: { throughOffset: number; caughtUp: boolean },
+    /** The partition's first offset still on the log: readings from here to B[p] prime the fold. */
+    lowWatermark = speedStartOffset(generation, partition),
   ) {
     this.fold = new ViewFold({ partition, views, meters });
-    this.nextOffset = speedStartOffset(generation, partition);
+    this.primeFrom = Math.min(lowWatermark, speedStartOffset(generation, partition));
+    this.nextOffset = this.primeFrom;
     this.catchUpTarget = highWatermark;
     this.resumeThrough = checkpoint?.throughOffset ?? -1;
     this.resumed = this.resumeThrough < this.nextOffset;
     if (checkpoint !== undefined) this.lastCheckpoint = checkpoint;
   }
 
+  /**
+   * Where reading starts: before the generation's own readings (B[p] + 1), those the batch version
+   * covers, as far back as the log still holds them. They prime the fold (ViewFold.prime): they
+   * are never counted by speed, but a copy of one re-sent after B — a head-end re-delivering a
+   * file, a replay — is then recognised as a duplicate instead of being counted a second time on
+   * top of the batch. (Re-sends of readings older than the log's retention are not recognised.)
+   */
+  readonly primeFrom: number;
+
   get startOffset(): number {
-    return speedStartOffset(this.generation, this.partition);
+    return this.primeFrom;
   }
 
   /** The partition's high watermark as of the latest fetch (for the backlog). */
@@ -67,8 +79,12 @@ export class PartitionWorker {
   /** Folds a reading at `offset`; returns false for an offset already folded (a stale fetch). */
   accept(reading: MeterReading, offset: number): boolean {
     if (offset < this.nextOffset) return false;
-    this.resumeBefore(offset);
-    this.fold.fold(reading, offset);
+    if (offset < speedStartOffset(this.generation, this.partition)) {
+      this.fold.prime(reading, offset);
+    } else {
+      this.resumeBefore(offset);
+      this.fold.fold(reading, offset);
+    }
     this.nextOffset = offset + 1;
     return true;
   }
@@ -78,6 +94,11 @@ export class PartitionWorker {
     if (offset < this.nextOffset) return;
     this.resumeBefore(offset);
     this.nextOffset = offset + 1;
+  }
+
+  /** True while reading the batch's part of the log (offsets ≤ B[p]) to prime the fold. */
+  get priming(): boolean {
+    return this.nextOffset < speedStartOffset(this.generation, this.partition);
   }
 
   /** True while the in-memory rebuild has not yet passed the earlier owner's checkpoint. */
@@ -94,8 +115,9 @@ export class PartitionWorker {
 
   /** What to write now, or undefined when neither rows nor the checkpoint changed. */
   takeFlush(): PendingFlush | undefined {
-    // Nothing is written before the rebuild reaches the checkpoint (those rows are stored already).
-    if (this.rebuilding) return undefined;
+    // Nothing is written while priming (no counted reading yet), nor before the rebuild reaches
+    // the checkpoint (those rows are stored already).
+    if (this.priming || this.rebuilding) return undefined;
     if (!this.resumed) {
       this.fold.markClean();
       this.resumed = true;

@@ -40,6 +40,7 @@ export interface SpeedLayerOptions {
  */
 /** Readings behind the log's end beyond which a partition counts as catching up (see flushDelay). */
 const BACKLOG = 5_000;
+const NO_OFFSETS = { high: 0, low: 0 };
 
 export class SpeedLayer {
   private readonly config: Config;
@@ -176,8 +177,8 @@ export class SpeedLayer {
     const latest = await this.generations.current();
     if (latest.generation > this.generation.generation) await this.switchGeneration(latest);
     const generation = this.generation;
-    const [watermarks, checkpoints] = await Promise.all([this.highWatermarks(), this.checkpointsOf(generation.generation)]);
-    for (const p of fresh) this.startWorker(generation, p, watermarks.get(p) ?? 0, checkpoints.get(p));
+    const [watermarks, checkpoints] = await Promise.all([this.watermarks(), this.checkpointsOf(generation.generation)]);
+    for (const p of fresh) this.startWorker(generation, p, watermarks.get(p) ?? NO_OFFSETS, checkpoints.get(p));
     this.log.info(
       { partitions: fresh, generation: generation.generation, resumeFrom: Object.fromEntries(checkpoints) },
       'partitions assigned; rebuilding from the generation start (in memory up to the stored checkpoint)',
@@ -189,7 +190,12 @@ export class SpeedLayer {
     return new Map((await this.store.checkpoints(generation)).map((c) => [c.partition, c]));
   }
 
-  private startWorker(generation: Generation, partition: number, highWatermark: number, checkpoint?: SpeedCheckpoint): void {
+  private startWorker(
+    generation: Generation,
+    partition: number,
+    { high: highWatermark, low }: { high: number; low: number },
+    checkpoint?: SpeedCheckpoint,
+  ): void {
     // A checkpoint beyond the log's end belongs to another log (a re-created topic): not ours to resume from.
     const resume = checkpoint !== undefined && checkpoint.throughOffset < highWatermark ? checkpoint : undefined;
     if (checkpoint !== undefined && resume === undefined) {
@@ -198,17 +204,17 @@ export class SpeedLayer {
         'stored checkpoint is past the end of the log; rebuilding and rewriting every row',
       );
     }
-    const worker = new PartitionWorker(generation, partition, this.views, (id) => this.meters.get(id), highWatermark, resume);
+    const worker = new PartitionWorker(generation, partition, this.views, (id) => this.meters.get(id), highWatermark, resume, low);
     this.workers.set(partition, worker);
     this.consumer.seek({ topic: this.topic, partition, offset: String(worker.startOffset) });
   }
 
-  private async highWatermarks(): Promise<Map<number, number>> {
+  private async watermarks(): Promise<Map<number, { high: number; low: number }>> {
     // kafkajs's admin forgets topic metadata it did not ask for after a metadata refresh
     // (KafkaJSTopicMetadataNotLoaded); asking for the topic first keeps it loaded.
     await this.admin.fetchTopicMetadata({ topics: [this.topic] });
     const offsets = await this.admin.fetchTopicOffsets(this.topic);
-    return new Map(offsets.map((o) => [o.partition, Number(o.high)]));
+    return new Map(offsets.map((o) => [o.partition, { high: Number(o.high), low: Number(o.low) }]));
   }
 
   private async onBatch({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload): Promise<void> {
@@ -235,7 +241,7 @@ export class SpeedLayer {
     await heartbeat();
   }
 
-  /** Folds one record, or dead-letters it; true when a reading was folded. */
+  /** Folds one record, or dead-letters it; true when a reading was folded (or primed). */
   private async handleMessage(worker: PartitionWorker, partition: number, offsetText: string, value: Buffer | null): Promise<boolean> {
     const offset = Number(offsetText);
     if (offset < worker.nextOffset) return false;
@@ -244,29 +250,25 @@ export class SpeedLayer {
       // and must come from the batch layer's master dataset.
       this.log.warn({ partition, expected: worker.nextOffset, got: offset }, 'gap in the readings topic (retention?)');
     }
+    // A bad record the batch covers was dead-lettered when generation 0 read it; priming skips it.
+    const priming = worker.priming;
     const bytes = value ?? Buffer.alloc(0);
+    const refuse = async (reason: string, err: unknown) => {
+      if (!priming) await this.deadLetter(bytes, reason, err, partition, offset);
+      worker.skip(offset);
+      return false;
+    };
     let reading: ReturnType<typeof decodeReading>;
     try {
       reading = decodeReading(bytes);
     } catch (err) {
-      const reason = isMeterflowError(err) && err.code !== 'MF_SCHEMA_DECODE_FAILED' ? 'WRONG_SCHEMA' : 'MALFORMED';
-      await this.deadLetter(bytes, reason, err, partition, offset);
-      worker.skip(offset);
-      return false;
+      return refuse(isMeterflowError(err) && err.code !== 'MF_SCHEMA_DECODE_FAILED' ? 'WRONG_SCHEMA' : 'MALFORMED', err);
     }
     const uncountable = uncountableReason(reading);
-    if (uncountable !== undefined) {
-      // Not from meterflow's ingest (which refuses these): never counted, by either layer.
-      await this.deadLetter(bytes, uncountable, new Error(`value ${reading.value} cannot be counted`), partition, offset);
-      worker.skip(offset);
-      return false;
-    }
-    if (!this.meters.has(reading.meterId)) await this.reloadMeters();
-    if (!this.meters.has(reading.meterId)) {
-      await this.deadLetter(bytes, 'UNKNOWN_METER', new Error(`meter ${reading.meterId} is not in the registry`), partition, offset);
-      worker.skip(offset);
-      return false;
-    }
+    // Not from meterflow's ingest (which refuses these): never counted, by either layer.
+    if (uncountable !== undefined) return refuse(uncountable, new Error(`value ${reading.value} cannot be counted`));
+    if (!this.meters.has(reading.meterId) && !priming) await this.reloadMeters();
+    if (!this.meters.has(reading.meterId)) return refuse('UNKNOWN_METER', new Error(`meter ${reading.meterId} is not in the registry`));
     worker.accept(reading, offset);
     return true;
   }
@@ -406,7 +408,7 @@ export class SpeedLayer {
     // already wrote stays consistent with its own checkpoints until serving switches over.
     await this.flushing;
     this.generation = latest;
-    const [watermarks, checkpoints] = await Promise.all([this.highWatermarks(), this.checkpointsOf(latest.generation)]);
-    for (const p of [...this.workers.keys()]) this.startWorker(latest, p, watermarks.get(p) ?? 0, checkpoints.get(p));
+    const [watermarks, checkpoints] = await Promise.all([this.watermarks(), this.checkpointsOf(latest.generation)]);
+    for (const p of [...this.workers.keys()]) this.startWorker(latest, p, watermarks.get(p) ?? NO_OFFSETS, checkpoints.get(p));
   }
 }

@@ -41,6 +41,8 @@ export function cliEnv(config: Config): NodeJS.ProcessEnv {
     METERFLOW_INFRA__CASSANDRA__NATIVE_PORT: String(config.infra.cassandra.nativePort),
     METERFLOW_CASSANDRA__KEYSPACE: config.cassandra.keyspace,
     METERFLOW_KAFKA__TOPICS__READINGS__NAME: config.kafka.topics.readings.name,
+    // The serving layer counts a generation complete when every partition is caught up: it must know how many there are.
+    METERFLOW_KAFKA__TOPICS__READINGS__PARTITIONS: String(config.kafka.topics.readings.partitions),
     METERFLOW_KAFKA__TOPICS__DEAD_LETTERS__NAME: config.kafka.topics.deadLetters.name,
     METERFLOW_KAFKA__TOPICS__VIEW_CHANGES__NAME: config.kafka.topics.viewChanges.name,
     METERFLOW_SPEED__GROUP_ID: config.speed.groupId,

@@ -103,7 +103,9 @@ export function foldReference(
   const lookup = meterLookup(meters);
   const folds = new Map<number, ViewFold>();
   for (const m of messages) {
-    if (Number(m.offset) <= from(m.partition)) continue;
+    // Readings the batch covers (offset ≤ from) prime the fold: never counted, but they make a
+    // later re-send of the same reading a duplicate (what the speed layer does).
+    const primed = Number(m.offset) <= from(m.partition);
     let reading: MeterReading;
     try {
       reading = decodeReading(m.value);
@@ -116,7 +118,8 @@ export function foldReference(
       fold = new ViewFold({ partition: m.partition, views: VIEWS, meters: lookup });
       folds.set(m.partition, fold);
     }
-    fold.fold(reading, Number(m.offset));
+    if (primed) fold.prime(reading, Number(m.offset));
+    else fold.fold(reading, Number(m.offset));
   }
   const expected = new Map<string, string>();
   for (const fold of folds.values()) {
