@@ -28,6 +28,8 @@ export interface AppOptions {
    * context: authenticated, rate-limited, errors mapped, schemas in OpenAPI — with no code of its own.
    */
   routes?: FastifyPluginAsync[];
+  /** Open plugins with no data of their own (the dashboard page): registered beside /health, without auth. */
+  pages?: FastifyPluginAsync[];
   /** Overrides for tests (e.g. a clock for the key cache). */
   now?: () => number;
 }
@@ -38,6 +40,7 @@ export interface AppOptions {
  *
  *   root: error handler, body parsers (JSON with positions, NDJSON), body limit, request timing, OpenAPI
  *   ├─ operations (open): GET /health, /ready, /metrics, /docs
+ *   ├─ ...opts.pages (open): the dashboard at /
  *   └─ protected: auth (onRequest) → rate limit per key → routes
  *      ├─ ingest: POST /v1/readings
  *      └─ ...opts.routes
@@ -66,6 +69,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await registerOpenApi(app);
 
   await app.register(operationsRoutes, { probes: opts.probes, probeTimeoutMs: serving.probeTimeoutMs });
+  for (const page of opts.pages ?? []) await app.register(page);
 
   const authenticator = new Authenticator({
     keys: new CachedKeyLookup(opts.keyStore, serving.auth.cacheTtlMs, opts.now),

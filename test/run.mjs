@@ -24,6 +24,7 @@ function step(title, command, commandArgs) {
 let failedSteps = 0;
 if (!args.includes('--no-static')) {
   failedSteps += step('type check (tsc --noEmit)', bin('tsc'), ['--noEmit']) === 0 ? 0 : 1;
+  failedSteps += step('type check the dashboard (DOM types)', bin('tsc'), ['--noEmit', '-p', 'serving-layer/dashboard']) === 0 ? 0 : 1;
   failedSteps += step('lint (biome check)', bin('biome'), ['check', '.']) === 0 ? 0 : 1;
 }
 

@@ -13,6 +13,7 @@ import { LiveHub } from '../live/live-hub.ts';
 import { startTopicFeed, type TopicFeed } from '../live/topic-feed.ts';
 import { PipelineStatus } from '../pipeline/pipeline-status.ts';
 import { createQuerySources } from '../query/create-sources.ts';
+import { dashboardRoutes } from '../routes/dashboard-routes.ts';
 import { liveRoutes } from '../routes/live-routes.ts';
 import { pipelineRoutes } from '../routes/pipeline-routes.ts';
 import { totalsRoutes } from '../routes/totals-routes.ts';
@@ -92,6 +93,7 @@ export async function startServer(config: Config, log: Logger, options: { routes
       keyStore,
       probes: { kafka: kafkaReady, cassandra: cassandraProbe(cassandra) },
       ingest,
+      pages: [dashboardRoutes()],
       routes: [
         viewRoutes(sources),
         totalsRoutes(sources, () => meters.values()),
