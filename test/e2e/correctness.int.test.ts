@@ -3,7 +3,7 @@ import { DATA_DIR } from '../support/data-dir.ts';
 import { testConfig } from '../support/test-config.ts';
 import { runE2e } from './scenario.ts';
 
-// The bounded end-to-end run (the full one over every file is `npm run e2e`): LCL households in the
+// Part of npm test (~170 s here). The bounded end-to-end run (the full one over every file is `npm run e2e`): LCL households in the
 // batch and after it, the dirty raw LCL file across the batch boundary, one OPSD register household,
 // Ausgrid's Sydney-time year with its two DST days; every served answer against DuckDB over the CSVs.
 describe('end to end: batch ⊕ speed over the real command line equals DuckDB over the source files', () => {
