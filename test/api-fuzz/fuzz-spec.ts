@@ -44,7 +44,19 @@ export async function operationsOf(app: FastifyInstance): Promise<Operation[]> {
   for (const path of ['/docs', '/docs/json', '/docs/yaml']) {
     ops.push({ method: 'GET', path, pathParams: [], queryParams: [], hasBody: false, needsKey: false });
   }
+  // So are the dashboard's static files (one route each once `npm install` has built the page).
+  for (const route of routerRoutes(app)) {
+    const [method, path] = route.split(' ') as [string, string];
+    if (method === 'GET' && isDashboardPage(path) && !ops.some((o) => o.method === method && o.path === path)) {
+      ops.push({ method, path, pathParams: [], queryParams: [], hasBody: false, needsKey: false });
+    }
+  }
   return ops;
+}
+
+/** A static file of the dashboard: `/`, `/index.html` or a built asset. Open: the page asks for the key. */
+export function isDashboardPage(path: string): boolean {
+  return /^\/(index\.html|assets\/[^/]+)?$/.test(path);
 }
 
 /**
