@@ -151,6 +151,15 @@ export const configSchema = z.strictObject({
           timeWindowMs: z.number().int().min(100).default(60_000),
         })
         .prefault({}),
+      cache: z
+        .strictObject({
+          /**
+           * Buckets kept in memory by each query cache (batch rows, merged answers); about 200 bytes
+           * a bucket. 0 turns caching off: every query reads DuckDB and Cassandra.
+           */
+          maxBuckets: z.number().int().min(0).default(1_000_000),
+        })
+        .prefault({}),
       /** How often the meter registry is re-read, so newly imported meters are accepted without a restart. */
       registryRefreshMs: z.number().int().min(1_000).default(30_000),
       /** Time limit of each readiness probe (Kafka, Cassandra) behind GET /ready. */

@@ -2,9 +2,10 @@ import { type CassandraClient, toNumber } from '../../core/cassandra.ts';
 import type { GrainId, MeasureStates } from '../../schemas/views/index.ts';
 import { periodsBetween, SpeedStore } from '../../speed-layer/store/speed-store.ts';
 
-const READ_CONCURRENCY = 8;
-
+import { FreshReads } from './fresh-reads.ts';
 import type { SpeedCheckpointInfo, SpeedSource } from './sources.ts';
+
+const READ_CONCURRENCY = 8;
 
 /**
  * The speed layer's Cassandra tables (migration 0003), read-only: rows through SpeedStore, and the
@@ -12,12 +13,18 @@ import type { SpeedCheckpointInfo, SpeedSource } from './sources.ts';
  */
 export class CassandraSpeedSource implements SpeedSource {
   private readonly store: SpeedStore;
+  /** Every query reads the checkpoints first; concurrent queries share reads (fresh-reads.ts). */
+  private readonly checkpointReads = new FreshReads<SpeedCheckpointInfo[]>();
 
   constructor(private readonly client: CassandraClient) {
     this.store = new SpeedStore(client, { writeConcurrency: 1, rowTtlSeconds: 0 });
   }
 
-  async checkpoints(generation: number): Promise<SpeedCheckpointInfo[]> {
+  checkpoints(generation: number): Promise<SpeedCheckpointInfo[]> {
+    return this.checkpointReads.read(String(generation), () => this.readCheckpoints(generation));
+  }
+
+  private async readCheckpoints(generation: number): Promise<SpeedCheckpointInfo[]> {
     const rs = await this.client.execute(
       'SELECT kafka_partition, through_offset, caught_up, updated_at FROM speed_checkpoints WHERE generation = ?',
       [generation],

@@ -8,6 +8,8 @@ import type { BatchSource, BatchVersionInfo, BucketStates, KeyBucketStates } fro
 
 /** Default reuse period of the version list: a new publication is visible within it. */
 export const VERSIONS_CACHE_MS = 1_000;
+/** Connections kept open between queries (DuckDB runs each query on its own threads anyway). */
+const MAX_IDLE_CONNECTIONS = 4;
 
 export interface DuckDbBatchSourceOptions {
   /** How long the list of versions (CURRENT + manifests) is reused before it is read again. */
@@ -19,10 +21,12 @@ export interface DuckDbBatchSourceOptions {
 /**
  * Published batch versions read with DuckDB straight from their Parquet files (batch-layer/layout.ts):
  * CURRENT names the served version, its manifest gives B[p]. One in-memory DuckDB database for
- * the process, a connection per query.
+ * the process; connections are kept and re-used (opening one costs more than a small query).
  */
 export class DuckDbBatchSource implements BatchSource {
   private instance: Promise<DuckDBInstance> | undefined;
+  /** Connections not in use; a query takes one (or opens one) and gives it back. */
+  private readonly idle: DuckDBConnection[] = [];
   private cached: { at: number; versions: Promise<BatchVersionInfo[]> } | undefined;
   private readonly newest = new Map<string, Promise<number | null>>();
   private readonly versionsCacheMs: number;
@@ -100,6 +104,7 @@ export class DuckDbBatchSource implements BatchSource {
   }
 
   close(): void {
+    for (const con of this.idle.splice(0)) con.closeSync();
     void this.instance?.then((i) => i.closeSync()).catch(() => {});
     this.instance = undefined;
   }
@@ -118,11 +123,17 @@ export class DuckDbBatchSource implements BatchSource {
 
   private async withConnection<T>(fn: (con: DuckDBConnection) => Promise<T>): Promise<T> {
     this.instance ??= DuckDBInstance.create(':memory:');
-    const con = await (await this.instance).connect();
+    const instance = this.instance;
+    const con = this.idle.pop() ?? (await (await instance).connect());
+    let healthy = false;
     try {
-      return await fn(con);
+      const out = await fn(con);
+      healthy = true;
+      return out;
     } finally {
-      con.closeSync();
+      // A connection whose query failed is not trusted again; one of a closed source is closed.
+      if (healthy && this.instance === instance && this.idle.length < MAX_IDLE_CONNECTIONS) this.idle.push(con);
+      else con.closeSync();
     }
   }
 }

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { tableFromIPC } from 'apache-arrow';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runArchiver } from '../../batch-layer/archive/archiver.ts';
@@ -60,6 +61,19 @@ describe('query API: batch ⊕ speed on real Kafka, Cassandra and Parquet', () =
       await transport.disconnect();
     }
   }
+  async function archiveOnce(): Promise<void> {
+    await runArchiver({ config, log, kafka: createKafka(config, log), once: true });
+  }
+  function batchRun() {
+    return runRecompute({
+      layout,
+      log,
+      meters,
+      generations: new GenerationStore(client),
+      views: [meter15m, fleetHourly],
+      memoryLimit: config.batch.recompute.memoryLimit,
+    });
+  }
   async function get(view: string, query: string, target = app): Promise<SeriesBody> {
     const res = await target.inject({ method: 'GET', url: `/v1/views/${view}/series?${query}` });
     expect(res.statusCode, res.body).toBe(200);
@@ -80,7 +94,8 @@ describe('query API: batch ⊕ speed on real Kafka, Cassandra and Parquet', () =
     dataDir = mkdtempSync(join(tmpdir(), 'meterflow-query-int-'));
     const base = testConfig({
       ingest: { retentionDays: 36_500 },
-      serving: { auth: { required: false } },
+      // Above the load test's request rate (test 3); the limit itself is tested in serving.int.test.ts.
+      serving: { auth: { required: false }, rateLimit: { max: 1_000_000 } },
       speed: { groupId: `test-query-speed-${randomUUID()}`, flushIntervalMs: 200, refreshIntervalMs: 300 },
       batch: { dataDir, archive: { groupId: `test-query-archiver-${randomUUID()}`, flushReadings: 20_000 } },
     });
@@ -144,16 +159,9 @@ describe('query API: batch ⊕ speed on real Kafka, Cassandra and Parquet', () =
       log.warn({ step, seconds: (Date.now() - t) / 1000 }, 'query int timing');
       t = Date.now();
     };
-    await runArchiver({ config, log, kafka: createKafka(config, log), once: true });
+    await archiveOnce();
     lap('archive --once');
-    const manifest = await runRecompute({
-      layout,
-      log,
-      meters,
-      generations: new GenerationStore(client),
-      views: [meter15m, fleetHourly],
-      memoryLimit: config.batch.recompute.memoryLimit,
-    });
+    const manifest = await batchRun();
     version = manifest.version;
     lap('batch run');
     await replay(LATE);
@@ -199,6 +207,77 @@ describe('query API: batch ⊕ speed on real Kafka, Cassandra and Parquet', () =
     expect(csv.headers['x-meterflow-batch-version']).toBe(String(version));
   });
 
+  it('a batch publication under query load: every answer, in JSON, CSV and Arrow, is one whole pair and exact', async () => {
+    const expected = await duckdbDaily(con, [...EARLY, ...LATE]);
+    const answers: { format: string; days: Map<string, number>; batchVersion: number; speedGeneration: number | null; stale: boolean }[] =
+      [];
+    let loading = true;
+    // Three clients per format asking as fast as they can while the next version is built, published
+    // and its speed generation rebuilt, and a moment after.
+    async function analyst(format: 'json' | 'csv' | 'arrow'): Promise<void> {
+      while (loading) {
+        const res = await app.inject({ method: 'GET', url: `/v1/views/fleet_hourly/series?${YEAR}&format=${format}` });
+        expect(res.statusCode, res.body).toBe(200);
+        const header = (name: string) => res.headers[`x-meterflow-${name}`];
+        if (format === 'json') {
+          const body = res.json() as SeriesBody;
+          const days = new Map(body.buckets.map((b) => [b.bucket.slice(0, 10), b.values.importKwh]));
+          const { batchVersion, speedGeneration, stale } = body.provenance;
+          answers.push({ format, days, batchVersion, speedGeneration, stale });
+          continue;
+        }
+        let days: Map<string, number>;
+        if (format === 'csv') {
+          const [head, ...lines] = res.body.trim().split('\n');
+          expect(head).toBe('bucket,provisional,importKwh');
+          days = new Map(lines.map((l) => l.split(',')).map(([bucket, , kwh]) => [String(bucket).slice(0, 10), Number(kwh)]));
+        } else {
+          const table = tableFromIPC(res.rawPayload);
+          const buckets = table.getChild('bucket')?.toArray() as string[];
+          const kwh = table.getChild('importKwh')?.toArray() as Float64Array;
+          days = new Map(buckets.map((b, i) => [String(b).slice(0, 10), kwh[i] as number]));
+        }
+        const generation = header('speed-generation');
+        answers.push({
+          format,
+          days,
+          batchVersion: Number(header('batch-version')),
+          speedGeneration: generation === undefined || generation === 'none' ? null : Number(generation),
+          stale: header('stale') === 'true',
+        });
+      }
+    }
+    const clients = (['json', 'csv', 'arrow'] as const).flatMap((f) => [analyst(f), analyst(f), analyst(f)]);
+    for (const c of clients) {
+      // A failed client stops the others; the failure is reported by the Promise.all below.
+      c.catch(() => {
+        loading = false;
+      });
+    }
+    try {
+      await archiveOnce();
+      const next = await batchRun();
+      await waitForSpeedCaughtUp(config, 120_000, client, next.version);
+      // Past the version-list cache period, so the new pair is served for a while under load.
+      await new Promise((r) => setTimeout(r, VERSIONS_CACHE_MS + 1_000));
+      version = next.version;
+    } finally {
+      loading = false;
+      await Promise.all(clients);
+    }
+    expect(new Set(answers.map((a) => a.format))).toEqual(new Set(['json', 'csv', 'arrow']));
+    for (const a of answers) {
+      // Never batch(V) with speed(W): one version, one generation, nothing knowingly missing.
+      expect({ stale: a.stale, speedGeneration: a.speedGeneration }).toEqual({ stale: false, speedGeneration: a.batchVersion });
+      expect([...a.days.keys()].sort()).toEqual([...expected.keys()].sort());
+      for (const [day, kwh] of expected) expect(Math.abs((a.days.get(day) ?? Number.NaN) - kwh), `${a.format} ${day}`).toBeLessThan(1e-6);
+    }
+    const versions = new Set(answers.map((a) => a.batchVersion));
+    log.warn({ answers: answers.length, versions: [...versions] }, 'answers during the publication');
+    expect(versions.has(version), `answers from the new version ${version}: ${[...versions]}`).toBe(true);
+    expect(versions.size, `answers from the old version too: ${[...versions]}`).toBe(2);
+  });
+
   it('a published version whose speed generation is not built yet is not served: the caught-up pair still is', async () => {
     await speed?.stop();
     speed = undefined;
@@ -230,8 +309,8 @@ describe('query API: batch ⊕ speed on real Kafka, Cassandra and Parquet', () =
       expect(Date.now() - started).toBeLessThan(5_000);
       expect(fleet.provenance).toMatchObject({ batchVersion: version + 1, speedGeneration: null, stale: true, speed: null });
       expect(fleet.provenance.warnings).toEqual([expect.stringMatching(/speed layer unreachable/)]);
-      // batch(V + 1) = batch(V): the readings archived before the LATE household arrived.
-      expectSameDays(fleet, await duckdbDaily(con, EARLY));
+      // batch(V + 1) = batch(V): the version the load test published covers every replayed reading.
+      expectSameDays(fleet, await duckdbDaily(con, [...EARLY, ...LATE]));
     } finally {
       await offline.close();
       await dead.shutdown().catch(() => {});

@@ -1,4 +1,5 @@
 import type { GrainId, MeasureStates, ViewDefinition } from '../../schemas/views/index.ts';
+import type { LoadingCache } from './loading-cache.ts';
 
 /**
  * What the query API reads, behind two small interfaces: the published batch versions (Parquet
@@ -73,4 +74,16 @@ export interface QuerySources {
   /** Time limit of the speed layer's checkpoint read (the row read gets more per partition period). */
   speedTimeoutMs?: number;
   now?: () => number;
+  /**
+   * Merged answers by (batch version, speed generation, checkpoint offsets, view, grain, keys,
+   * range): while the speed layer has not moved, a repeated query is answered from memory and is
+   * still exactly what the sources would say (merge-rows.ts). Absent: every query reads.
+   */
+  mergedCache?: LoadingCache<CachedMerge>;
+}
+
+/** A merged read as cached: the rows, and why the speed part was dropped (null: it was not). */
+export interface CachedMerge {
+  rows: Map<string, Map<number, MeasureStates>>;
+  speedDropped: string | null;
 }

@@ -72,7 +72,7 @@ export async function startServer(config: Config, log: Logger, options: { routes
     cleanups.push(() => ingest.close());
     await ingest.start();
 
-    const sources = createQuerySources(config, cassandra);
+    const sources = createQuerySources(config, cassandra, { partitions: await readingsPartitions(config, admin, log) });
     const hub = new LiveHub();
     const feed = await startTopicFeed(config, kafka, hub, log);
     cleanups.push(() => feed.close());
@@ -117,5 +117,27 @@ export async function startServer(config: Config, log: Logger, options: { routes
   } catch (err) {
     await cleanup();
     throw err;
+  }
+}
+
+/**
+ * The readings topic's partition count as Kafka has it: a speed generation is complete only when
+ * every partition is caught up, and the topic may have been created with another count than this
+ * process's config says. Kafka unreachable here: the config's count, with a warning.
+ */
+async function readingsPartitions(config: Config, admin: ReturnType<typeof sharedAdmin>, log: Logger): Promise<number> {
+  const topic = config.kafka.topics.readings.name;
+  try {
+    const partitions = (await admin.run((a) => a.fetchTopicOffsets(topic))).length;
+    if (partitions !== config.kafka.topics.readings.partitions) {
+      log.warn(
+        { topic, partitions, configured: config.kafka.topics.readings.partitions },
+        "the readings topic has another partition count than configured; using Kafka's",
+      );
+    }
+    return partitions;
+  } catch (err) {
+    log.warn({ err, topic }, "cannot read the readings topic's partitions from Kafka; using kafka.topics.readings.partitions");
+    return config.kafka.topics.readings.partitions;
   }
 }
