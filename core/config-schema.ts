@@ -158,6 +158,12 @@ export const configSchema = z.strictObject({
            * a bucket. 0 turns caching off: every query reads DuckDB and Cassandra.
            */
           maxBuckets: z.number().int().min(0).default(1_000_000),
+          /**
+           * How old a read of the speed layer's checkpoints may be and still answer a query. Every
+           * answer names the offsets it includes, so this only bounds how far behind the speed layer
+           * it may be (on top of speed.flushIntervalMs); 0: each query waits for a fresh read.
+           */
+          checkpointMaxAgeMs: z.number().int().min(0).max(10_000).default(100),
         })
         .prefault({}),
       /** How often the meter registry is re-read, so newly imported meters are accepted without a restart. */

@@ -160,20 +160,36 @@ describe('meterflow up: the whole pipeline as supervised processes', () => {
     expect(prom.stdout).toContain('meterflow_component_restarts_total{component="speed"} 1');
     expect(prom.stdout).toContain('meterflow_component_state{component="replay",state="done"} 1');
 
+    // The API itself killed: restarted, and the page and its data answer again as before.
+    const api = pidOf('api');
+    const series = `/v1/views/meter_15m/series?key=${encodeURIComponent('meter=lcl:MAC000002')}&${YEAR}`;
+    const before9 = (await (await get(series)).json()) as SeriesBody;
+    process.kill(api?.pid as number, 'SIGKILL');
+    await until('api to be restarted', () => component('api')?.restarts === 1 && isAlive(pidOf('api')), 30_000);
+    await eventually(async () => expect((await fetch(`${url}/ready`)).status).toBe(200));
+    const page = await fetch(`${url}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<title>meterflow dashboard</title>');
+    const after9 = (await (await get(series)).json()) as SeriesBody;
+    expect(after9.buckets).toEqual(before9.buckets);
+
     const again = await runCli(['up'], { env, timeoutMs: 60_000 });
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain(`meterflow is already up (pid ${up.pid})`);
     expect(again.stdout).toMatch(/^speed +running +pid \d+ +restarts 1 /m);
   });
 
-  it('stops every child on SIGTERM and leaves no pid file behind', async () => {
+  it('`meterflow down` stops every child and `up` itself, and leaves no pid file behind', async () => {
     const pids = [...COMPONENTS, 'simulate'].map((c) => pidOf(c)?.pid as number);
     for (const pid of pids) {
       expect(pid).toBeGreaterThan(0);
       seenPids.add(pid);
     }
     const exited = new Promise<number | null>((resolve) => up.once('exit', (code) => resolve(code)));
-    up.kill('SIGTERM');
+    // `down` sends `up` the SIGTERM that Ctrl-C's SIGINT also ends in (run-up.ts handles both alike).
+    const down = await runCli(['down'], { env, timeoutMs: 120_000 });
+    expect(down.code, down.stderr).toBe(0);
+    expect(down.stdout).toMatch(new RegExp(`^pipeline +stopped \\(pid ${up.pid}\\)$`, 'm'));
     expect(await exited).toBe(0);
     for (const pid of pids) expect(() => process.kill(pid, 0), `pid ${pid}`).toThrow();
     for (const c of [...COMPONENTS, 'simulate', 'supervisor']) expect(existsSync(join(runDir, `${c}.pid`)), c).toBe(false);
@@ -181,5 +197,32 @@ describe('meterflow up: the whole pipeline as supervised processes', () => {
     const after = await runCli(['status'], { env });
     expect(after.code).toBe(1);
     expect(after.stdout).toContain('pipeline   not running');
+  });
+  it('`meterflow down` also stops the children of an `up` that was killed -9', async () => {
+    const logs = openSync(join(work, 'up2.stderr.log'), 'a');
+    const second = spawn(process.execPath, [BIN, 'up'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', logs] });
+    closeSync(logs);
+    let out = '';
+    second.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    const deadline = Date.now() + 90_000;
+    while (!/^dashboard +http/m.test(out)) {
+      if (Date.now() > deadline) throw new Error(`the second up printed no URL:\n${out}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const pids = COMPONENTS.map((c) => pidOf(c)?.pid as number);
+    for (const pid of pids) seenPids.add(pid);
+    const killed = new Promise((resolve) => second.once('exit', resolve));
+    second.kill('SIGKILL');
+    await killed;
+    // Its children outlive it (each in its own process group), still running the pipeline.
+    for (const pid of pids) expect(() => process.kill(pid, 0), `pid ${pid}`).not.toThrow();
+
+    const down = await runCli(['down'], { env, timeoutMs: 120_000 });
+    expect(down.code, down.stderr).toBe(0);
+    for (const c of COMPONENTS)
+      expect(down.stdout).toMatch(new RegExp(`^${c} +(stopped|killed) \\(pid \\d+, left running by an \`up\` that was killed\\)$`, 'm'));
+    for (const pid of pids) expect(() => process.kill(pid, 0), `pid ${pid}`).toThrow();
   });
 });

@@ -14,10 +14,21 @@ const READ_CONCURRENCY = 8;
 export class CassandraSpeedSource implements SpeedSource {
   private readonly store: SpeedStore;
   /** Every query reads the checkpoints first; concurrent queries share reads (fresh-reads.ts). */
-  private readonly checkpointReads = new FreshReads<SpeedCheckpointInfo[]>();
+  private readonly checkpointReads: FreshReads<SpeedCheckpointInfo[]>;
 
-  constructor(private readonly client: CassandraClient) {
+  /**
+   * @param checkpointMaxAgeMs how old (from when its read began) a checkpoint read may be and still
+   * answer a query (serving.cache.checkpointMaxAgeMs). 0: every query waits for a read that began
+   * after it arrived. More: under load, most queries need no Cassandra round trip at all, and an
+   * answer may miss at most that much of the speed layer's progress (its provenance says exactly
+   * which offsets it holds, so it is never wrong, only that much older).
+   */
+  constructor(
+    private readonly client: CassandraClient,
+    checkpointMaxAgeMs = 0,
+  ) {
     this.store = new SpeedStore(client, { writeConcurrency: 1, rowTtlSeconds: 0 });
+    this.checkpointReads = new FreshReads({ maxAgeMs: checkpointMaxAgeMs });
   }
 
   checkpoints(generation: number): Promise<SpeedCheckpointInfo[]> {

@@ -19,11 +19,11 @@ export function createQuerySources(
   options: { speedTimeoutMs?: number; partitions?: number } = {},
 ): QuerySources & { close(): void } {
   const duckdb = new DuckDbBatchSource(layoutFor(config));
-  const { maxBuckets } = config.serving.cache;
+  const { maxBuckets, checkpointMaxAgeMs } = config.serving.cache;
   const batch = maxBuckets > 0 ? new CachedBatchSource(duckdb, maxBuckets) : duckdb;
   return {
     batch,
-    speed: new CassandraSpeedSource(cassandra),
+    speed: new CassandraSpeedSource(cassandra, checkpointMaxAgeMs),
     partitions: options.partitions ?? config.kafka.topics.readings.partitions,
     ...(maxBuckets > 0 ? { mergedCache: new LoadingCache<CachedMerge>('merged', maxBuckets, mergedSize) } : {}),
     ...(options.speedTimeoutMs === undefined ? {} : { speedTimeoutMs: options.speedTimeoutMs }),

@@ -82,6 +82,28 @@ describe('FreshReads', () => {
   });
 });
 
+describe('FreshReads with maxAgeMs', () => {
+  it('re-uses a read younger than maxAgeMs (counted from when it began), then reads again', async () => {
+    let now = 1_000;
+    const reads = new FreshReads<number>({ maxAgeMs: 100, now: () => now });
+    let loads = 0;
+    const load = async () => ++loads;
+    expect(await reads.read('g', load)).toBe(1);
+    now += 99;
+    expect(await reads.read('g', load)).toBe(1);
+    now += 1;
+    expect(await reads.read('g', load)).toBe(2);
+    expect(await reads.read('other', load)).toBe(3);
+  });
+
+  it('never re-uses a failed read', async () => {
+    const reads = new FreshReads<number>({ maxAgeMs: 60_000 });
+    await expect(reads.read('g', () => Promise.reject(new Error('down')))).rejects.toThrow('down');
+    expect(await reads.read('g', async () => 5)).toBe(5);
+    expect(await reads.read('g', async () => 6)).toBe(5);
+  });
+});
+
 describe('LoadingCache', () => {
   it('concurrent misses of one key share one load; later calls hit', async () => {
     const cache = new LoadingCache<number[]>('test', 100, (v) => v.length);

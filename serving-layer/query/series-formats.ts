@@ -53,10 +53,22 @@ export function chooseFormat(format: string | undefined, accept: string | undefi
   );
 }
 
-/** The JSON body (serialized through the route's response schema). */
-export function seriesJson(r: SeriesResult) {
+/** Buckets as JSON text, per bucket list: a cached answer's list is shared, so it is written once. */
+const bucketsText = new WeakMap<SeriesResult['buckets'], string>();
+
+/**
+ * The JSON body as text, in the shape of the route's response schema (view-routes.ts), written here
+ * rather than by the schema serializer, which spent most of a cached answer's time re-writing the
+ * same buckets.
+ */
+export function seriesJsonText(r: SeriesResult): string {
   const q = r.query;
-  return {
+  let buckets = bucketsText.get(r.buckets);
+  if (buckets === undefined) {
+    buckets = JSON.stringify(r.buckets.map((b) => ({ bucket: b.label, provisional: b.provisional, values: b.values })));
+    bucketsText.set(r.buckets, buckets);
+  }
+  const head = JSON.stringify({
     view: q.view.name,
     key: q.key,
     grain: q.grain,
@@ -64,8 +76,8 @@ export function seriesJson(r: SeriesResult) {
     to: new Date(q.to).toISOString(),
     measures: q.measures,
     provenance: provenanceJson(r.provenance, q.grain),
-    buckets: r.buckets.map((b) => ({ bucket: bucketLabel(q.grain, b.bucket), provisional: b.provisional, values: b.values })),
-  };
+  });
+  return `${head.slice(0, -1)},"buckets":${buckets}}`;
 }
 
 /** The provenance as the JSON bodies carry it: the batch's newest bucket as a label of the grain. */
@@ -83,11 +95,7 @@ export function provenanceJson(p: Provenance, grain: GrainId) {
 export function seriesCsv(r: SeriesResult): string {
   const lines = [['bucket', 'provisional', ...r.query.measures].join(',')];
   for (const b of r.buckets) {
-    lines.push(
-      [bucketLabel(r.query.grain, b.bucket), String(b.provisional), ...r.query.measures.map((m) => formatNumber(b.values[m] ?? null))].join(
-        ',',
-      ),
-    );
+    lines.push([b.label, String(b.provisional), ...r.query.measures.map((m) => formatNumber(b.values[m] ?? null))].join(','));
   }
   return `${lines.join('\n')}\n`;
 }
@@ -96,7 +104,7 @@ export function seriesCsv(r: SeriesResult): string {
 export function seriesArrow(r: SeriesResult): Uint8Array {
   const columns: Record<string, Vector> = {
     bucket: vectorFromArray(
-      r.buckets.map((b) => bucketLabel(r.query.grain, b.bucket)),
+      r.buckets.map((b) => b.label),
       new Utf8(),
     ),
     bucket_ms: vectorFromArray(
@@ -119,16 +127,25 @@ export function seriesArrow(r: SeriesResult): Uint8Array {
   return tableToIPC(table, 'stream');
 }
 
-/** Provenance for the CSV and Arrow answers, which have no place for it in the body. */
-export function provenanceHeaders(r: { provenance: Provenance }): Record<string, string> {
+/**
+ * Provenance headers: the version, generation and staleness on every answer; the whole provenance
+ * (x-meterflow-provenance) only with `full`, for the CSV and Arrow answers, which have no place for
+ * it in the body (a JSON body carries it already).
+ */
+export function provenanceHeaders(r: { provenance: Provenance }, full = true): Record<string, string> {
   const p = r.provenance;
-  return {
+  const headers: Record<string, string> = {
     'x-meterflow-batch-version': String(p.batchVersion),
     'x-meterflow-speed-generation': p.speedGeneration === null ? 'none' : String(p.speedGeneration),
     'x-meterflow-stale': String(p.stale),
-    // Header values must be ASCII: anything else is written as a JSON \u escape.
-    'x-meterflow-provenance': JSON.stringify(p).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
   };
+  // Header values must be ASCII: anything else is written as a JSON \u escape.
+  if (full)
+    headers['x-meterflow-provenance'] = JSON.stringify(p).replace(
+      /[^\x20-\x7e]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+    );
+  return headers;
 }
 
 export function formatNumber(v: number | null): string {

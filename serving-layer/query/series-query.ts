@@ -2,11 +2,13 @@ import { MeterflowError } from '../../core/errors.ts';
 import { speedStartOffset } from '../../schemas/generation.ts';
 import { finalizeStates, type MeasureStates } from '../../schemas/views/index.ts';
 import { readMergedRows } from './merge-rows.ts';
-import type { SeriesQuery } from './series-params.ts';
+import { bucketLabel, type SeriesQuery } from './series-params.ts';
 import type { BatchVersionInfo, QuerySources, SpeedCheckpointInfo } from './sources.ts';
 
 export interface SeriesBucket {
   bucket: number;
+  /** The bucket as the answers write it (bucketLabel: ISO instant, or the local date). */
+  label: string;
   /** Newer than the batch coverage (the batch view's newest bucket or later, or no batch): may still change. */
   provisional: boolean;
   values: Record<string, number | null>;
@@ -60,16 +62,36 @@ export async function runSeries(sources: QuerySources, q: SeriesQuery): Promise<
   const { batch, speed, stale, warnings } = pair;
   const newestBucket = batch === null ? null : await sources.batch.newestBucket(batch.version, q.view, q.grain);
 
+  const buckets = finalizedBuckets(rows, q, newestBucket);
+  return { query: q, provenance: provenance(batch, speed, stale, warnings, newestBucket, now), buckets };
+}
+
+/**
+ * Finalized buckets per merged row map: a map that came from the merged cache is the same object for
+ * every request of one (pair, query), so its finalized buckets are computed once, not per request
+ * (finalizing and labelling dominate a cached answer's cost). Held weakly: gone with the map.
+ */
+const finalized = new WeakMap<Map<number, MeasureStates>, Map<string, SeriesBucket[]>>();
+
+function finalizedBuckets(rows: Map<number, MeasureStates>, q: SeriesQuery, newestBucket: number | null): SeriesBucket[] {
+  const id = `${q.view.name}|${q.grain}|${newestBucket}|${q.measures.join(',')}`;
+  let byQuery = finalized.get(rows);
+  const hit = byQuery?.get(id);
+  if (hit !== undefined) return hit;
   const buckets = [...rows.keys()]
     .sort((a, b) => a - b)
     .map((bucket) => {
       const all = finalizeStates(q.view, rows.get(bucket) as MeasureStates);
       const values: Record<string, number | null> = {};
       for (const m of q.measures) values[m] = all[m] ?? null;
-      return { bucket, provisional: newestBucket === null || bucket >= newestBucket, values };
+      return { bucket, label: bucketLabel(q.grain, bucket), provisional: newestBucket === null || bucket >= newestBucket, values };
     });
-
-  return { query: q, provenance: provenance(batch, speed, stale, warnings, newestBucket, now), buckets };
+  if (byQuery === undefined) {
+    byQuery = new Map();
+    finalized.set(rows, byQuery);
+  }
+  byQuery.set(id, buckets);
+  return buckets;
 }
 
 export interface ServedPair {

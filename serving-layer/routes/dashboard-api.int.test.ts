@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance, listValue } from '@duckdb/node-api';
+import { tableFromIPC } from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CassandraClient, createCassandra } from '../../core/cassandra.ts';
 import type { Config } from '../../core/config.ts';
@@ -196,6 +197,19 @@ describe('dashboard API: top, keys, live, pipeline on real Kafka and Cassandra',
     const csv = await fetch(`${server.url}/v1/views/meter_15m/keys?${YEAR}&measures=importKwh&format=csv`);
     expect(csv.headers.get('content-type')).toMatch(/^text\/csv/);
     expect((await csv.text()).split('\n')[0]).toBe('key,meters,buckets,importKwh');
+
+    // The same listing as Arrow, read back with apache-arrow: the same rows and totals as the JSON.
+    const arrow = await fetch(
+      `${server.url}/v1/views/meter_15m/keys?${YEAR}&measures=importKwh&parent=${encodeURIComponent(`region=${region}`)}`,
+      { headers: { accept: 'application/vnd.apache.arrow.stream' } },
+    );
+    expect(arrow.headers.get('content-type')).toBe('application/vnd.apache.arrow.stream');
+    const table = tableFromIPC(new Uint8Array(await arrow.arrayBuffer()));
+    expect(table.schema.fields.map((f) => f.name)).toEqual(['key', 'meter', 'meters', 'buckets', 'importKwh']);
+    expect(table.toArray().map((r) => [r.key, r.meter, r.importKwh])).toEqual(
+      body.rows.map((r) => [r.key, r.dimensions.meter, r.values.importKwh]),
+    );
+    expect(JSON.parse(table.schema.metadata.get('meterflow.provenance') as string)).toMatchObject({ speedGeneration: 0 });
   });
 
   it('bad parameters get a 400 saying what is allowed', async () => {

@@ -1,14 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyPluginAsync, RawServerDefault, RouteHandlerMethod } from 'fastify';
-import { MeterflowError } from '../../core/errors.ts';
 import type { Meter } from '../../schemas/reading.ts';
 import { periodsBetween } from '../../speed-layer/store/speed-store.ts';
 import { errorResponses } from '../http/error-body.ts';
-import { formatNumber, provenanceHeaders, provenanceJson } from '../query/series-formats.ts';
+import { CONTENT_TYPES, chooseFormat, FORMATS, provenanceHeaders } from '../query/series-formats.ts';
 import { resolveView } from '../query/series-params.ts';
 import type { QuerySources } from '../query/sources.ts';
+import { totalsArrow, totalsCsv, totalsJson } from '../query/totals-formats.ts';
 import { MAX_KEY_PERIODS, MAX_LIMIT, parseTotalsQuery, type TotalsParams } from '../query/totals-params.ts';
-import { runTotals, type TotalsResult } from '../query/totals-query.ts';
+import { runTotals } from '../query/totals-query.ts';
 import { provenanceSchema } from './view-routes.ts';
 
 const tags = ['views'];
@@ -49,7 +49,7 @@ const commonQuery = {
   grain: { type: 'string', description: "the view grain the totals add up (default: its finest); local grains follow each meter's zone" },
   measures: { type: 'string', description: 'comma-separated measure names (default: all)' },
   parent: { type: 'string', description: 'only rows whose meters have <dimension>=<value>, e.g. region=London, site=S1' },
-  format: { type: 'string', description: 'json | csv; overrides Accept' },
+  format: { type: 'string', description: `${FORMATS.join(' | ')}; overrides Accept` },
 } as const;
 
 type Params = { Params: { view: string }; Querystring: TotalsParams & { format?: string } };
@@ -67,10 +67,14 @@ export function totalsRoutes(sources: QuerySources, meters: () => Iterable<Meter
       async (request, reply) => {
         const view = resolveView(request.params.view);
         const query = parseTotalsQuery(view, request.query, meters(), (g, a, b) => periodsBetween(g, a, b).length, ranked);
-        const format = totalsFormat(request.query.format, request.headers.accept);
+        const format = chooseFormat(request.query.format, request.headers.accept);
         const result = await runTotals(sources, query);
-        reply.headers(provenanceHeaders(result)).header('vary', 'Accept');
-        if (format === 'csv') return reply.type('text/csv; charset=utf-8').send(totalsCsv(result));
+        reply
+          .headers(provenanceHeaders(result, format !== 'json'))
+          .header('vary', 'Accept')
+          .type(CONTENT_TYPES[format]);
+        if (format === 'csv') return totalsCsv(result);
+        if (format === 'arrow') return Buffer.from(totalsArrow(result));
         return totalsJson(result);
       };
     const routeSchema = (summary: string, description: string, extra: Record<string, unknown>) => ({
@@ -82,7 +86,11 @@ export function totalsRoutes(sources: QuerySources, meters: () => Iterable<Meter
       response: {
         200: {
           description: 'the totals',
-          content: { 'application/json': { schema: totalsResponse }, 'text/csv': { schema: { type: 'string' } } },
+          content: {
+            'application/json': { schema: totalsResponse },
+            'text/csv': { schema: { type: 'string' } },
+            'application/vnd.apache.arrow.stream': { schema: { type: 'string', format: 'binary' } },
+          },
         },
         ...errorResponses(400, 401, 403, 404, 406, 429, 503),
       },
@@ -115,41 +123,4 @@ export function totalsRoutes(sources: QuerySources, meters: () => Iterable<Meter
       handle(false),
     );
   };
-}
-
-function totalsFormat(format: string | undefined, accept: string | undefined): 'json' | 'csv' {
-  const chosen = format ?? (accept?.includes('text/csv') ? 'csv' : 'json');
-  if (chosen === 'json' || chosen === 'csv') return chosen;
-  throw new MeterflowError('MF_BAD_REQUEST', `unknown format "${format}"; allowed: json, csv`, {
-    details: { format, formats: ['json', 'csv'] },
-  });
-}
-
-function totalsJson(r: TotalsResult) {
-  const q = r.query;
-  return {
-    view: q.view.name,
-    grain: q.grain,
-    from: new Date(q.from).toISOString(),
-    to: new Date(q.to).toISOString(),
-    parent: q.parent === null ? null : `${q.parent.dimension}=${q.parent.value}`,
-    by: q.rank?.by ?? null,
-    order: q.rank?.order ?? null,
-    measures: q.measures,
-    provenance: provenanceJson(r.provenance, q.grain),
-    rows: r.rows,
-  };
-}
-
-/** `key,meters,buckets,<measures…>`; a key with a comma or quote is quoted. */
-function totalsCsv(r: TotalsResult): string {
-  const quote = (s: string) => (/[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s);
-  const lines = [['key', 'meters', 'buckets', ...r.query.measures].join(',')];
-  for (const row of r.rows)
-    lines.push(
-      [quote(row.key), String(row.meters), String(row.buckets), ...r.query.measures.map((m) => formatNumber(row.values[m] ?? null))].join(
-        ',',
-      ),
-    );
-  return `${lines.join('\n')}\n`;
 }

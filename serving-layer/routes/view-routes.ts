@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { VIEWS } from '../../schemas/views/index.ts';
 import { errorResponses } from '../http/error-body.ts';
-import { CONTENT_TYPES, chooseFormat, FORMATS, provenanceHeaders, seriesArrow, seriesCsv, seriesJson } from '../query/series-formats.ts';
+import { CONTENT_TYPES, chooseFormat, FORMATS, provenanceHeaders, seriesArrow, seriesCsv, seriesJsonText } from '../query/series-formats.ts';
 import { MAX_BUCKETS, parseSeriesQuery, resolveView, type SeriesParams } from '../query/series-params.ts';
 import { runSeries } from '../query/series-query.ts';
 import type { QuerySources } from '../query/sources.ts';
@@ -191,10 +191,13 @@ export function viewRoutes(sources: QuerySources & { close?: () => void }): Fast
         const query = parseSeriesQuery(view, request.query);
         const format = chooseFormat(request.query.format, request.headers.accept);
         const result = await runSeries(sources, query);
-        reply.headers(provenanceHeaders(result)).header('vary', 'Accept').type(CONTENT_TYPES[format]);
+        reply
+          .headers(provenanceHeaders(result, format !== 'json'))
+          .header('vary', 'Accept')
+          .type(CONTENT_TYPES[format]);
         if (format === 'csv') return seriesCsv(result);
         if (format === 'arrow') return Buffer.from(seriesArrow(result));
-        return seriesJson(result);
+        return seriesJsonText(result);
       },
     );
   };
