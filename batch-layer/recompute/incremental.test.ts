@@ -142,7 +142,12 @@ describe('incremental batch run over real LCL and OPSD readings', { timeout: 120
     con = await db.connect();
     const lcl = (await lclMeters(join(DATA_DIR, 'lcl-2013-households.csv'))).filter((m) => LCL.some((h) => m.meterId.endsWith(h)));
     meters = [...lcl, ...(await opsdMeters(join(DATA_DIR, 'opsd-households')))];
-    const all = await realReadings();
+    // An OPSD outage of three days across 1 June: the first June read's kWh spans back to 29 May,
+    // before any window a dirty June reads, so the run needs the series' baseline read.
+    const outage = [Date.parse('2015-05-29T12:00:00Z'), Date.parse('2015-06-01T12:00:00Z')];
+    const all = (await realReadings()).filter(
+      (r) => !(r.meterId.startsWith('opsd:') && r.intervalStart >= (outage[0] as number) && r.intervalStart < (outage[1] as number)),
+    );
     const at = (meterId: string, iso: string, channel = 'import') =>
       all.find((r) => r.meterId === meterId && r.channel === channel && r.intervalStart === Date.parse(iso)) as MeterReading;
     // Held back, sent after the first run: a missing morning, a whole new day (1 May), and a
