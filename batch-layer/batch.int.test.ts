@@ -243,10 +243,19 @@ describe('batch layer on real Kafka and Cassandra', () => {
     expect(archived.stderr).toBe('');
     expect(JSON.parse(archived.stdout)).toMatchObject({ files: [], readings: 0 });
 
+    const badRange = await runCli(['batch', 'run', '--from', '2013-03-01'], { env });
+    expect(badRange.code).toBe(1);
+    expect(badRange.stderr).toContain('MF_BAD_REQUEST: --from and --to go together');
+
     const run = await runCli(['batch', 'run', '--json'], { env });
     expect(run.code, run.stderr).toBe(0);
     const v = JSON.parse(run.stdout).version as number;
-    log.warn({ ms: run.ms }, 'CLI batch run timing');
+    // v1 is served and MAC000006's readings arrived since: an incremental run from v1.
+    const runSummary = JSON.parse(run.stdout).run;
+    expect(runSummary).toMatchObject({ mode: 'incremental', baseVersion: 1 });
+    expect(runSummary.newReadings).toBeGreaterThan(10_000);
+    expect(runSummary.recomputedRows + runSummary.carriedRows).toBeGreaterThan(0);
+    log.warn({ ms: run.ms, run: runSummary }, 'CLI batch run timing');
 
     // Downstream is told: no version before v published changes, so every day bucket of v is one
     // BATCH_PUBLISHED event with v's values, then the version event with v's offsets.
@@ -300,6 +309,7 @@ describe('batch layer on real Kafka and Cassandra', () => {
     const listed = JSON.parse(versions.stdout);
     expect(listed.publishedGeneration).toBe(v + 1);
     expect(listed.versions.map((x: { version: number; current: boolean }) => [x.version, x.current])).toEqual([[v + 1, true]]);
+    expect(listed.versions[0].manifest.run).toMatchObject({ mode: 'rollback', baseVersion: 1 });
     const { rows } = await readBatchViewRows(con, layout, meter15m, 'day');
     expect(rows.length).toBeGreaterThan(300);
   });

@@ -153,7 +153,8 @@ try {
   for (let r = 0; r < runs; r++) {
     raw.push(await rawGroupBy(files));
     const t = performance.now();
-    const manifest = await runRecompute({ layout, log, meters, generations });
+    // mode full: every run must recompute everything (runs after the first would be incremental).
+    const manifest = await runRecompute({ layout, log, meters, generations, mode: 'full' });
     full.push(performance.now() - t);
     facts.push(manifest.timing.factsMs ?? 0);
     peakRss.push(process.memoryUsage().rss);

@@ -253,7 +253,10 @@ export const configSchema = z.strictObject({
         .strictObject({
           /** Cron expressions (croner syntax, seconds optional) of `meterflow jobs start`; "off" disables one. */
           archive: z.string().min(1).default('*/10 * * * *'),
+          /** Incremental batch run: only the buckets touched by readings archived since the served version. */
           recompute: z.string().min(1).default('20 * * * *'),
+          /** Full batch run (everything from the whole master dataset): weekly, Sunday 02:50. */
+          recomputeFull: z.string().min(1).default('50 2 * * 0'),
           gc: z.string().min(1).default('40 3 * * *'),
           /** A job's lease lives this long unless renewed (renewed every third of it while the job runs). */
           leaseTtlSeconds: z.number().int().min(2).max(86_400).default(120),

@@ -86,7 +86,10 @@ describe('job leases on real Cassandra', () => {
       {
         config: {
           ...config,
-          batch: { ...config.batch, jobs: { ...config.batch.jobs, archive: 'off', recompute: 'off', gc: '* * * * * *' } },
+          batch: {
+            ...config.batch,
+            jobs: { ...config.batch.jobs, archive: 'off', recompute: 'off', recomputeFull: 'off', gc: '* * * * * *' },
+          },
         },
         log,
         cassandra: a,

@@ -1,6 +1,6 @@
 import { Cron } from 'croner';
 import { isMeterflowError, MeterflowError } from '../core/errors.ts';
-import { JOB_NAMES, type JobContext, type JobName, runLeasedJob } from './jobs.ts';
+import { JOB_NAMES, JOB_SCHEDULE_KEY, type JobContext, type JobName, runLeasedJob } from './jobs.ts';
 
 export interface Scheduler {
   /** Next run of each scheduled job. */
@@ -10,7 +10,7 @@ export interface Scheduler {
 }
 
 /**
- * `meterflow jobs start`: each job on its cron expression (batch.jobs.<name>; "off" disables one).
+ * `meterflow jobs start`: each job on its cron expression (batch.jobs.<JOB_SCHEDULE_KEY>; "off" disables one).
  * croner's `protect` skips a tick while the previous run of the same job is still going in this
  * process; the Cassandra lease keeps other workers from running it at the same time.
  */
@@ -19,7 +19,7 @@ export function startScheduler(ctx: JobContext, onRun?: (job: JobName, outcome: 
   const running = new Set<Promise<unknown>>();
   const crons: Cron[] = [];
   for (const name of JOB_NAMES) {
-    const pattern = ctx.config.batch.jobs[name];
+    const pattern = ctx.config.batch.jobs[JOB_SCHEDULE_KEY[name]];
     if (pattern === 'off') continue;
     let cron: Cron;
     try {
@@ -48,7 +48,7 @@ export function startScheduler(ctx: JobContext, onRun?: (job: JobName, outcome: 
       for (const c of crons) c.stop();
       throw new MeterflowError(
         'MF_CONFIG_INVALID',
-        `batch.jobs.${name}: ${JSON.stringify(pattern)} is not a cron expression: ${(cause as Error).message}`,
+        `batch.jobs.${JOB_SCHEDULE_KEY[name]}: ${JSON.stringify(pattern)} is not a cron expression: ${(cause as Error).message}`,
         {
           cause,
         },

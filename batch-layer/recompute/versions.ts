@@ -12,6 +12,31 @@ export interface VersionFile {
   bytes: number;
   sha256: string;
   ms: number;
+  /** Incremental runs: rows recomputed from the master dataset / carried unchanged from the previous version. */
+  recomputedRows?: number;
+  carriedRows?: number;
+}
+
+/** How a version was made: operators read it in `batch versions`. */
+export interface RunSummary {
+  mode: 'full' | 'incremental' | 'range' | 'rollback';
+  /** Why the run is full (asked for, first run, definitions changed...). */
+  reason?: string;
+  /** The version whose rows were carried forward. */
+  baseVersion?: number;
+  /** `--from/--to` of a range run (UTC days, both included). */
+  range?: { from: string; to: string };
+  /** Master readings after the base version's B[p]. */
+  newReadings?: number;
+  /** Event-time windows of the master dataset read to recompute the dirty buckets. */
+  windows?: { from: string; to: string }[];
+  /** Master readings loaded (all of them in a full run). */
+  readingsLoaded: number;
+  /** View rows (one row key at one bucket) recomputed vs carried from the base version, over every view and grain. */
+  recomputedRows: number;
+  carriedRows: number;
+  /** (view, grain) files hard-linked from the base version (no dirty bucket at that grain). */
+  linkedFiles: number;
 }
 
 /** `views/v<N>/manifest.json`: written last, so its presence marks a complete version. */
@@ -25,6 +50,10 @@ export interface VersionManifest {
   meters: number;
   views: Record<string, Record<string, VersionFile>>;
   timing: { snapshotMs: number; loadMs: number; factsMs?: number; viewsMs: number; totalMs: number };
+  /** definitionsFingerprint (plan.ts) of the SQL and registry that computed the rows: incremental runs need the same. */
+  fingerprint?: string;
+  /** Absent on versions made before incremental runs existed. */
+  run?: RunSummary;
   /** Set on a version made by `batch rollback`: the version whose files it serves again. */
   rollbackOf?: number;
 }
@@ -192,7 +221,21 @@ export async function rollback(layout: BatchLayout, target: number, generations:
       await link(join(from, f.file), join(dir, f.file)).catch(() => copyFile(join(from, f.file), join(dir, f.file)));
     }
   }
-  const manifest: VersionManifest = { ...old, version, createdAt: new Date().toISOString(), rollbackOf: old.rollbackOf ?? target };
+  const rows = Object.values(old.views).reduce((n, grains) => n + Object.values(grains).reduce((k, f) => k + f.rows, 0), 0);
+  const manifest: VersionManifest = {
+    ...old,
+    version,
+    createdAt: new Date().toISOString(),
+    rollbackOf: old.rollbackOf ?? target,
+    run: {
+      mode: 'rollback',
+      baseVersion: target,
+      readingsLoaded: 0,
+      recomputedRows: 0,
+      carriedRows: rows,
+      linkedFiles: Object.values(old.views).reduce((n, grains) => n + Object.keys(grains).length, 0),
+    },
+  };
   await publishVersion(layout, manifest, generations);
   return manifest;
 }
