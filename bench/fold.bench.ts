@@ -24,6 +24,7 @@ import { simulatedFleet, simulateReadings } from '../ingest/simulator/index.ts';
 import type { MeterReading } from '../schemas/reading.ts';
 import { meterLookup, VIEWS } from '../schemas/views/index.ts';
 import { ViewFold } from '../speed-layer/fold/index.ts';
+import { seededRng } from '../test/support/seeded-rng.ts';
 import { machine } from './support/bench-env.ts';
 
 interface FoldLike {
@@ -75,23 +76,11 @@ async function baselineFactory(ref: string): Promise<FoldFactory | undefined> {
   return (meters) => new mod.ViewFold({ partition: 0, views: VIEWS, meters });
 }
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 /** In log order; or shuffled with 10% re-sends and 1% corrections mixed in. Offsets are arrival order. */
 function workload(meters: number, shuffled: boolean): MeterReading[] {
   const readings = [...simulateReadings({ seed: 1, meters, intervalMinutes: 15, start: START, end: START + DAY })];
   if (!shuffled) return readings;
-  const random = rng(meters);
+  const random = seededRng(meters);
   const out = [...readings];
   for (const r of readings) {
     const u = random();

@@ -105,7 +105,12 @@ function simulatedRanges(from: number, to: number): [number, number][] {
   return ranges;
 }
 
-async function ingest(config: Config, meters: Map<string, Meter>, sim: Omit<SimulationOptions, 'start' | 'end'>, ranges: [number, number][]): Promise<number> {
+async function ingest(
+  config: Config,
+  meters: Map<string, Meter>,
+  sim: Omit<SimulationOptions, 'start' | 'end'>,
+  ranges: [number, number][],
+): Promise<number> {
   const { pipeline, transport } = await createIngestPipeline(config, log, meters);
   let n = 0;
   try {
@@ -298,6 +303,7 @@ export async function runServingBench(): Promise<Record<string, unknown>> {
     // Under load, interleaved run by run: /health (the baseline), (a), (b).
     const targets = [
       { name: 'GET /health (baseline)', url: `${server.url}/health` },
+      { name: 'GET /v1/views (baseline with auth + rate limit, static answer)', url: `${server.url}/v1/views` },
       ...queries.map((q) => ({ name: q.name, url: urlOf(server.url, q) })),
       ...queries.map((q) => ({ name: `${q.name}, caches off`, url: urlOf(uncached.url, q) })),
     ];

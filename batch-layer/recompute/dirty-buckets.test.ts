@@ -21,17 +21,28 @@ describe('dirty buckets', () => {
     expect(instantSpans([10, 10, 11])).toEqual([[10, 12]]);
   });
 
-  it('a UTC grain makes exactly the buckets holding the instants dirty', () => {
+  it('a UTC grain makes the buckets of the whole UTC days holding the instants dirty', () => {
     const spans = instantSpans([t('2013-02-14T10:00:00Z'), t('2013-02-14T10:30:00Z'), t('2013-03-31T23:30:00Z')]);
     expect(dirtyBucketRanges('hour', spans)).toEqual([
-      [t('2013-02-14T10:00:00Z'), t('2013-02-14T11:00:00Z')],
-      [t('2013-03-31T23:00:00Z'), t('2013-04-01T00:00:00Z')],
+      [t('2013-02-14T00:00:00Z'), t('2013-02-15T00:00:00Z')],
+      [t('2013-03-31T00:00:00Z'), t('2013-04-01T00:00:00Z')],
     ]);
     expect(dirtyBucketRanges('month', spans)).toEqual([[t('2013-02-01T00:00:00Z'), t('2013-04-01T00:00:00Z')]]);
     expect(factWindows('day', dirtyBucketRanges('day', spans))).toEqual([
       [t('2013-02-14T00:00:00Z'), t('2013-02-15T00:00:00Z')],
       [t('2013-03-31T00:00:00Z'), t('2013-04-01T00:00:00Z')],
     ]);
+  });
+
+  it('a year of half-hourly late readings is one range, and scattered days at most 32 (the closest joined)', () => {
+    const halfHours = Array.from({ length: 17_520 }, (_, i) => t('2013-01-01T00:00:00Z') + i * 1_800_000);
+    expect(dirtyBucketRanges('15m', instantSpans(halfHours))).toEqual([[t('2013-01-01T00:00:00Z'), t('2014-01-01T00:00:00Z')]]);
+    const everyOtherDay = Array.from({ length: 100 }, (_, i) => t('2013-01-01T12:00:00Z') + i * 2 * DAY);
+    const ranges = dirtyBucketRanges('hour', instantSpans(everyOtherDay));
+    expect(ranges).toHaveLength(32);
+    for (const day of everyOtherDay) expect(ranges.some(([lo, hi]) => lo <= day && day < hi)).toBe(true);
+    expect(ranges[0]?.[0]).toBe(t('2013-01-01T00:00:00Z'));
+    expect(ranges.at(-1)?.[1]).toBe(t('2013-01-01T00:00:00Z') + 99 * 2 * DAY + DAY);
   });
 
   it('a local grain takes the labels of every zone (UTC day ± 1) and reads one more day each side', () => {

@@ -34,14 +34,48 @@ export function mergeRanges(ranges: Iterable<Range>): Range[] {
 }
 
 /**
+ * Most ranges a grain's dirty set is given as. The ranges become one SQL condition (`bucket >= lo AND
+ * bucket < hi` OR …) evaluated on every row: a late household's readings every half hour for a year
+ * made 17,500 ranges at 15 minutes and a 26 s run where a full one took 0.6 s. Recomputing a clean
+ * bucket too is exact (its readings are read with it), so ranges are widened to whole UTC days and
+ * the closest are joined until at most this many remain.
+ */
+const MAX_RANGES = 32;
+
+/**
  * The bucket-id ranges of `grain` touched by facts at instants in `spans` (half-open instant
- * ranges; one changed reading is [t, t + 1)).
+ * ranges; one changed reading is [t, t + 1)), widened to whole UTC days and at most MAX_RANGES.
  */
 export function dirtyBucketRanges(grain: GrainId, spans: readonly Range[]): Range[] {
   const margin = isLocalGrain(grain) ? LOCAL_MARGIN_MS : 0;
-  return mergeRanges(
-    spans.map(([lo, hi]) => [bucketOf(grain, lo - margin, 'UTC'), bucketEnd(grain, bucketOf(grain, hi - 1 + margin, 'UTC'))] as const),
+  const days = mergeRanges(spans.map(([lo, hi]) => [floorDay(lo), floorDay(hi - 1) + DAY_MS] as const));
+  return joinClosest(
+    mergeRanges(
+      days.map(([lo, hi]) => [bucketOf(grain, lo - margin, 'UTC'), bucketEnd(grain, bucketOf(grain, hi - 1 + margin, 'UTC'))] as const),
+    ),
+    MAX_RANGES,
   );
+}
+
+function floorDay(t: number): number {
+  return Math.floor(t / DAY_MS) * DAY_MS;
+}
+
+/** Sorted, disjoint ranges → at most `max` of them, by closing the smallest gaps first. */
+export function joinClosest(ranges: readonly Range[], max: number): Range[] {
+  if (ranges.length <= max) return [...ranges];
+  const gaps = ranges
+    .slice(1)
+    .map((r, i) => ({ i, size: r[0] - (ranges[i] as Range)[1] }))
+    .sort((a, b) => a.size - b.size || a.i - b.i);
+  const closed = new Set(gaps.slice(0, ranges.length - max).map((g) => g.i));
+  const out: [number, number][] = [];
+  ranges.forEach(([lo, hi], i) => {
+    const last = out.at(-1);
+    if (last !== undefined && closed.has(i - 1)) last[1] = hi;
+    else out.push([lo, hi]);
+  });
+  return out;
 }
 
 /** The instants whose facts can land in the bucket ranges of `grain` (what the run must read). */

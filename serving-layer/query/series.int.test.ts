@@ -212,10 +212,13 @@ describe('query API: batch ⊕ speed on real Kafka, Cassandra and Parquet', () =
     const answers: { format: string; days: Map<string, number>; batchVersion: number; speedGeneration: number | null; stale: boolean }[] =
       [];
     let loading = true;
-    // Three clients per format asking as fast as they can while the next version is built, published
+    // Two clients per format asking as fast as they can while the next version is built, published
     // and its speed generation rebuilt, and a moment after.
     async function analyst(format: 'json' | 'csv' | 'arrow'): Promise<void> {
       while (loading) {
+        // About 100 questions a second each: the speed layer rebuilding the new generation runs in
+        // this process too, and an answer from memory resolves without yielding to it.
+        await new Promise((r) => setTimeout(r, 10));
         const res = await app.inject({ method: 'GET', url: `/v1/views/fleet_hourly/series?${YEAR}&format=${format}` });
         expect(res.statusCode, res.body).toBe(200);
         const header = (name: string) => res.headers[`x-meterflow-${name}`];
@@ -247,7 +250,7 @@ describe('query API: batch ⊕ speed on real Kafka, Cassandra and Parquet', () =
         });
       }
     }
-    const clients = (['json', 'csv', 'arrow'] as const).flatMap((f) => [analyst(f), analyst(f), analyst(f)]);
+    const clients = (['json', 'csv', 'arrow'] as const).flatMap((f) => [analyst(f), analyst(f)]);
     for (const c of clients) {
       // A failed client stops the others; the failure is reported by the Promise.all below.
       c.catch(() => {
@@ -255,9 +258,13 @@ describe('query API: batch ⊕ speed on real Kafka, Cassandra and Parquet', () =
       });
     }
     try {
+      const t0 = Date.now();
       await archiveOnce();
+      const t1 = Date.now();
       const next = await batchRun();
+      const t2 = Date.now();
       await waitForSpeedCaughtUp(config, 120_000, client, next.version);
+      log.warn({ archiveMs: t1 - t0, batchMs: t2 - t1, speedMs: Date.now() - t2 }, 'publication under load timing');
       // Past the version-list cache period, so the new pair is served for a while under load.
       await new Promise((r) => setTimeout(r, VERSIONS_CACHE_MS + 1_000));
       version = next.version;
@@ -266,12 +273,16 @@ describe('query API: batch ⊕ speed on real Kafka, Cassandra and Parquet', () =
       await Promise.all(clients);
     }
     expect(new Set(answers.map((a) => a.format))).toEqual(new Set(['json', 'csv', 'arrow']));
-    for (const a of answers) {
-      // Never batch(V) with speed(W): one version, one generation, nothing knowingly missing.
-      expect({ stale: a.stale, speedGeneration: a.speedGeneration }).toEqual({ stale: false, speedGeneration: a.batchVersion });
-      expect([...a.days.keys()].sort()).toEqual([...expected.keys()].sort());
-      for (const [day, kwh] of expected) expect(Math.abs((a.days.get(day) ?? Number.NaN) - kwh), `${a.format} ${day}`).toBeLessThan(1e-6);
-    }
+    // Checked in plain code (thousands of answers × 365 days), each wrong answer described in full.
+    const wrong = answers.filter(
+      (a) =>
+        a.stale ||
+        a.speedGeneration !== a.batchVersion ||
+        a.days.size !== expected.size ||
+        [...expected].some(([day, kwh]) => !(Math.abs((a.days.get(day) ?? Number.NaN) - kwh) < 1e-6)),
+    );
+    // Never batch(V) with speed(W), nothing knowingly missing, every day exact.
+    expect(wrong.slice(0, 3), `${wrong.length} of ${answers.length} answers wrong`).toEqual([]);
     const versions = new Set(answers.map((a) => a.batchVersion));
     log.warn({ answers: answers.length, versions: [...versions] }, 'answers during the publication');
     expect(versions.has(version), `answers from the new version ${version}: ${[...versions]}`).toBe(true);

@@ -1,7 +1,15 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { VIEWS } from '../../schemas/views/index.ts';
 import { errorResponses } from '../http/error-body.ts';
-import { CONTENT_TYPES, chooseFormat, FORMATS, provenanceHeaders, seriesArrow, seriesCsv, seriesJsonText } from '../query/series-formats.ts';
+import {
+  CONTENT_TYPES,
+  chooseFormat,
+  FORMATS,
+  provenanceHeaders,
+  seriesArrow,
+  seriesCsv,
+  seriesJsonText,
+} from '../query/series-formats.ts';
 import { MAX_BUCKETS, parseSeriesQuery, resolveView, type SeriesParams } from '../query/series-params.ts';
 import { runSeries } from '../query/series-query.ts';
 import type { QuerySources } from '../query/sources.ts';

@@ -18,6 +18,7 @@ import { lclMeters } from '../../ingest/sources/index.ts';
 import { BIN, cliEnv, ROOT, runCli } from '../support/cli.ts';
 import { DATA_DIR } from '../support/data-dir.ts';
 import { withFreshTopics } from '../support/kafka-helpers.ts';
+import { seededRng } from '../support/seeded-rng.ts';
 import { waitForSpeedCaughtUp, withFreshKeyspace } from '../support/speed-helpers.ts';
 
 // One round of the failure matrix: real processes, real kill -9, real broker / node restarts,
@@ -53,18 +54,6 @@ export interface RoundResult {
   masterMissingOffsets: number;
   masterDuplicateOffsets: number;
   log: string[];
-}
-
-/** mulberry32: a small seeded RNG, so a failing round replays with its seed. */
-export function seededRng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 /** Every child a round started and that may still run: killed if this process exits first (a test timeout). */
