@@ -5,15 +5,15 @@ import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../core/logger.ts';
 import { lclMeters, opsdMeters, readLcl, readOpsd } from '../../ingest/sources/index.ts';
-import { GENERATION_ZERO, type Generation } from '../../schemas/generation.ts';
 import type { Meter, MeterReading } from '../../schemas/reading.ts';
 import { type LoggedReading, VIEWS } from '../../schemas/views/index.ts';
 import { DATA_DIR } from '../../test/support/data-dir.ts';
+import { MemoryGenerations } from '../../test/support/memory-generations.ts';
 import { MasterWriter } from '../archive/master-writer.ts';
 import { type BatchLayout, batchLayout } from '../layout.ts';
 import { checkRangeOptions } from './dirty-buckets.ts';
 import { runRecompute } from './recompute.ts';
-import { type GenerationPublisher, readCurrentVersion, type VersionManifest } from './versions.ts';
+import { readCurrentVersion, type VersionManifest } from './versions.ts';
 
 // Incremental batch runs over real London (interval) and Konstanz (cumulative register) meters:
 // after late readings, carrying rows forward must give what a full run over the same master writes.
@@ -21,16 +21,6 @@ const log = createLogger('test', 'silent');
 const LCL = ['MAC000002', 'MAC000003'];
 const LCL_END = Date.UTC(2013, 4, 1); // Jan–Apr 2013 first; 1 May arrives late ("a new day")
 const OPSD_END = Date.UTC(2015, 7, 1); // 21 May – Jul 2015
-
-class FakeGenerations implements GenerationPublisher {
-  published: Generation[] = [];
-  async current(): Promise<Generation> {
-    return this.published.reduce((a, b) => (b.generation > a.generation ? b : a), GENERATION_ZERO);
-  }
-  async publish(g: Generation): Promise<void> {
-    this.published.push(g);
-  }
-}
 
 async function realReadings(): Promise<MeterReading[]> {
   const out: MeterReading[] = [];
@@ -100,7 +90,7 @@ describe('incremental batch run over real LCL and OPSD readings', { timeout: 120
   let db: DuckDBInstance;
   let con: DuckDBConnection;
   let meters: Meter[];
-  const generations = new FakeGenerations();
+  const generations = new MemoryGenerations();
   const master = new Log();
   const late: MeterReading[] = [];
   const manifests: Record<string, VersionManifest> = {};

@@ -5,9 +5,9 @@ import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../core/logger.ts';
-import { GENERATION_ZERO, type Generation } from '../../schemas/generation.ts';
 import { evaluateView, type LoggedReading, meter15m, meterLookup, VIEWS, type ViewRow } from '../../schemas/views/index.ts';
 import { loggedReadingsArb, TEST_METERS } from '../../schemas/views/test-support/arbitraries.ts';
+import { MemoryGenerations } from '../../test/support/memory-generations.ts';
 import { readMasterManifest } from '../archive/master-manifest.ts';
 import { MasterWriter } from '../archive/master-writer.ts';
 import { collectGarbage } from '../gc.ts';
@@ -15,19 +15,9 @@ import { type BatchLayout, batchLayout } from '../layout.ts';
 import { verifyBatchData } from '../verify.ts';
 import { readBatchViewRows } from './read-views.ts';
 import { runRecompute } from './recompute.ts';
-import { type GenerationPublisher, listVersions, readCurrentVersion, rollback } from './versions.ts';
+import { listVersions, readCurrentVersion, rollback } from './versions.ts';
 
 const log = createLogger('test', 'silent');
-
-class FakeGenerations implements GenerationPublisher {
-  published: Generation[] = [];
-  async current(): Promise<Generation> {
-    return this.published.reduce((a, b) => (b.generation > a.generation ? b : a), GENERATION_ZERO);
-  }
-  async publish(g: Generation): Promise<void> {
-    this.published.push(g);
-  }
-}
 
 /** A deterministic log with re-sends, differing re-sends and corrections, over two partitions with contiguous offsets. */
 function sampleLog(seed: number): LoggedReading[] {
@@ -68,7 +58,7 @@ describe('batch recompute over the master dataset', () => {
   let layout: BatchLayout;
   let db: DuckDBInstance;
   let con: DuckDBConnection;
-  const generations = new FakeGenerations();
+  const generations = new MemoryGenerations();
   const all = sampleLog(7);
   const firstHalf = all.filter((e) => e.offset < 20);
   const firstB = { 0: 19, 1: 19 };

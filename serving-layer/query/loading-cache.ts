@@ -25,7 +25,8 @@ export class LoadingCache<V> {
     this.lru = new SizedLru(maxSize);
   }
 
-  get(key: string, load: () => Promise<V>): Promise<V> {
+  /** `keep`: whether a loaded value may be stored (one that is incomplete is returned, not kept). */
+  get(key: string, load: () => Promise<V>, keep: (value: V) => boolean = () => true): Promise<V> {
     const hit = this.lru.get(key);
     if (hit !== undefined) {
       cacheRequests.inc({ cache: this.name, outcome: 'hit' });
@@ -42,16 +43,11 @@ export class LoadingCache<V> {
     p.then(
       (value) => {
         this.loading.delete(key);
-        this.lru.set(key, value, this.sizeOf(value));
+        if (keep(value)) this.lru.set(key, value, this.sizeOf(value));
       },
       () => this.loading.delete(key),
     );
     return p;
-  }
-
-  /** Drops a stored value (an answer found to be incomplete after it was stored). */
-  delete(key: string): void {
-    this.lru.delete(key);
   }
 
   /** Buckets (or whatever sizeOf counts) held now. */

@@ -39,8 +39,11 @@ export async function readMergedRows(
   const cache = sources.mergedCache;
   if (cache === undefined) return applyDrop(pair, await mergeFromSources(sources, pair, { view, grain, keys, from, to }));
   const id = JSON.stringify([pairIdentity(pair), view.name, grain, keys, from, to]);
-  const merged = await cache.get(id, () => mergeFromSources(sources, pair, { view, grain, keys, from, to }));
-  if (merged.speedDropped !== null) cache.delete(id);
+  const merged = await cache.get(
+    id,
+    () => mergeFromSources(sources, pair, { view, grain, keys, from, to }),
+    (m) => m.speedDropped === null,
+  );
   return applyDrop(pair, merged);
 }
 
