@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../test/support/cli.ts';
 import { TEST_PORT_OFFSET } from '../../test/support/test-config.ts';
@@ -83,6 +84,20 @@ describe('meterflow infra up | status | logs | down', () => {
     const after = await runCli(['infra', 'status'], { env });
     expect(after.code).toBe(1);
     expect(after.stdout).toMatch(/kafka\s+stopped/);
+  });
+
+  it('refuses to start on a port another process holds, naming the port, the key and the fix', async () => {
+    const squatter = createServer();
+    await new Promise<void>((resolve) => squatter.listen({ port: ports.kafka, host: '127.0.0.1' }, resolve));
+    try {
+      const r = await runCli(['infra', 'up', '--only', 'kafka'], { env });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`MF_PORT_IN_USE: port ${ports.kafka} (kafka) is already in use by another process`);
+      expect(r.stderr).toMatch(/infra\.kafka\.port \(environment: METERFLOW_INFRA__KAFKA__PORT\)/);
+      expect(ourJvms()).toEqual([]);
+    } finally {
+      await new Promise((resolve) => squatter.close(resolve));
+    }
   });
 
   it('reports a service that does not become ready in time with its last log lines, and leaves nothing running', async () => {
