@@ -12,7 +12,8 @@
  * (so schemas/views is the working copy's for both), measured in the same process, on the same
  * data, interleaved run by run.
  * Besides one big flush after folding everything, "sustained" folds with a bounded flush every
- * 10,000 readings (the speed layer's loop) and reports readings/s over the whole thing.
+ * 10,000 readings (the speed layer's loop) and reports readings/s over the whole thing, and the
+ * heap the fold then holds per reading (after a full GC).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -20,6 +21,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { simulatedFleet, simulateReadings } from '../ingest/simulator/index.ts';
 import type { MeterReading } from '../schemas/reading.ts';
 import { meterLookup, VIEWS } from '../schemas/views/index.ts';
@@ -94,7 +97,13 @@ function workload(meters: number, shuffled: boolean): MeterReading[] {
   return out;
 }
 
+// A full GC before each heap reading, without asking for --expose-gc on the command line.
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
 interface Sample {
+  /** Heap held by the fold after the sustained run (every row flushed), per reading folded. */
+  heapBytesPerReading: number;
   foldPerSec: number;
   flushUsPerRow: number;
   rows: number;
@@ -109,21 +118,34 @@ function measure(factory: FoldFactory, lookup: ReturnType<typeof meterLookup>, r
   t0 = performance.now();
   const rows = fold.flush().partials.length;
   const flushMs = performance.now() - t0;
+  return {
+    ...measureSustained(factory, lookup, readings),
+    foldPerSec: readings.length / (foldMs / 1000),
+    flushUsPerRow: (flushMs * 1000) / Math.max(1, rows),
+    rows,
+  };
+}
 
+/** In a function of its own so the first fold is out of scope (and collected) before the heap is read. */
+function measureSustained(
+  factory: FoldFactory,
+  lookup: ReturnType<typeof meterLookup>,
+  readings: readonly MeterReading[],
+): Pick<Sample, 'heapBytesPerReading' | 'sustainedPerSec'> {
+  gc();
+  const heapBefore = process.memoryUsage().heapUsed;
   const steady = factory(lookup);
-  t0 = performance.now();
+  const t0 = performance.now();
   for (let i = 0; i < readings.length; i++) {
     steady.fold(readings[i] as MeterReading, i);
     if (i % SLICE === SLICE - 1) steady.flush();
   }
   steady.flush();
   const steadyMs = performance.now() - t0;
-  return {
-    foldPerSec: readings.length / (foldMs / 1000),
-    flushUsPerRow: (flushMs * 1000) / Math.max(1, rows),
-    rows,
-    sustainedPerSec: readings.length / (steadyMs / 1000),
-  };
+  gc();
+  const heapBytesPerReading = (process.memoryUsage().heapUsed - heapBefore) / readings.length;
+  if (steady.flush().partials.length !== 0) throw new Error('the fold is not clean after its last flush');
+  return { heapBytesPerReading, sustainedPerSec: readings.length / (steadyMs / 1000) };
 }
 
 function median(xs: number[]): number {
@@ -145,7 +167,11 @@ if (!args['no-baseline']) {
 }
 
 console.log(`ViewFold, ${VIEWS.length} views, 15-minute data, 1 day; median of ${runs} runs; node ${process.version}`);
-console.log(['impl', 'meters', 'data', 'readings', 'fold r/s', 'flush rows', 'flush µs/row', `sustained r/s (flush/${SLICE})`].join(' | '));
+console.log(
+  ['impl', 'meters', 'data', 'readings', 'fold r/s', 'flush rows', 'flush µs/row', `sustained r/s (flush/${SLICE})`, 'heap B/reading'].join(
+    ' | ',
+  ),
+);
 const table: Record<string, unknown>[] = [];
 for (const size of sizes) {
   const lookup = meterLookup(simulatedFleet({ seed: 1, meters: size, intervalMinutes: 15 }));
@@ -166,6 +192,7 @@ for (const size of sizes) {
         flushRows: s[0]?.rows,
         flushMicrosPerRow: Number(median(s.map((x) => x.flushUsPerRow)).toFixed(2)),
         sustainedPerSecond: Math.round(median(s.map((x) => x.sustainedPerSec))),
+        heapBytesPerReading: Math.round(median(s.map((x) => x.heapBytesPerReading))),
       });
       console.log(
         [
@@ -177,6 +204,7 @@ for (const size of sizes) {
           s[0]?.rows,
           fmt(median(s.map((x) => x.flushUsPerRow)), 2),
           fmt(median(s.map((x) => x.sustainedPerSec))),
+          fmt(median(s.map((x) => x.heapBytesPerReading))),
         ].join(' | '),
       );
     }
@@ -198,6 +226,7 @@ writeFileSync(
         'ViewFold alone, in memory: readings pre-generated (simulateReadings, seed 1, 15-minute data, 1 day).',
         `fold: fold every reading, then one flush of every row (flush µs/row). sustained: fold with a flush every ${SLICE} readings.`,
         'shuffled+dup: 10% exact re-sends and 1% corrections mixed in, then shuffled; offsets are arrival order.',
+        'heap B/reading: heap held by the fold after the sustained run (all rows flushed, after a full GC), per reading folded: the state the speed layer keeps per reading since the batch offset.',
       ],
     },
     null,

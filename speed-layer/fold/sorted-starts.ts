@@ -40,4 +40,11 @@ export class SortedStarts {
     const at = this.items[i];
     return at === value ? this.items[i + 1] : at;
   }
+
+  /** Items in [from, to), ascending. */
+  range(from: number, to: number): number[] {
+    const out: number[] = [];
+    for (let i = this.lowerBound(from); i < this.items.length && (this.items[i] as number) < to; i++) out.push(this.items[i] as number);
+    return out;
+  }
 }

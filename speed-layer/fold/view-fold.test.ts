@@ -33,6 +33,11 @@ const base: MeterReading = {
   correction: false,
 };
 
+/** A read of M3, which has a cumulative register, `minutes` after 2013-01-01 00:00 UTC. */
+function registerRead(minutes: number, value: number, kind: 'register' | 'interval' = 'register', correction = false): MeterReading {
+  return { ...base, meterId: 'M3', kind, intervalStart: Date.UTC(2013, 0, 1, 0, minutes), value, correction };
+}
+
 function dayImport(fold: ViewFold, start = base.intervalStart): number | null | undefined {
   const row = fold.snapshot(meter15m, 'day').find((r) => r.bucket === Math.floor(start / 86_400_000) * 86_400_000);
   return row?.values.importKwh;
@@ -77,14 +82,7 @@ describe('ViewFold examples', () => {
   });
 
   it('turns register reads into interval kWh, flags a backwards register and recomputes the next interval on a correction', () => {
-    const reg = (minutes: number, value: number, correction = false): MeterReading => ({
-      ...base,
-      meterId: 'M3',
-      kind: 'register',
-      intervalStart: Date.UTC(2013, 0, 1, 0, minutes),
-      value,
-      correction,
-    });
+    const reg = (minutes: number, value: number, correction = false) => registerRead(minutes, value, 'register', correction);
     const fold = newFold();
     fold.fold(reg(0, 100), 1);
     fold.fold(reg(30, 101.5), 2);
@@ -112,6 +110,38 @@ describe('ViewFold examples', () => {
     fold.fold({ ...base, intervalStart: Date.UTC(2013, 0, 1) }, 2);
     const dirty = fold.flush().partials.filter((p) => p.view === 'meter_15m' && p.grain === 'month');
     expect(dirty.map((p) => p.bucket)).toEqual([Date.UTC(2013, 0, 1)]);
+  });
+
+  describe('finest-grain meter rows, dropped from memory once flushed', () => {
+    const row15 = (partials: { view: string; grain: string; bucket: number }[], bucket: number) =>
+      partials.find((p) => p.view === 'meter_15m' && p.grain === '15m' && p.bucket === bucket);
+
+    it('rebuilds the row with every channel of the meter when a correction comes for one of them', () => {
+      const fold = newFold();
+      fold.fold({ ...base, value: 0.5 }, 1);
+      fold.fold({ ...base, channel: 'export', value: 0.2 }, 2);
+      expect(row15(fold.flush().partials, base.intervalStart)).toMatchObject({ values: { importKwh: 0.5, exportKwh: 0.2 } });
+      fold.fold({ ...base, value: 0.7, correction: true }, 3);
+      const again = row15(fold.flush().partials, base.intervalStart);
+      expect(again).toMatchObject({ removed: false, values: { importKwh: 0.7, exportKwh: 0.2, readingCount: 2 } });
+      expect(fold.flush().partials).toEqual([]);
+      expect(fold.snapshot(meter15m, '15m').map((r) => r.values.importKwh)).toEqual([0.7]);
+    });
+
+    it('removes the stored row when the only fact of its bucket goes away', () => {
+      // M3 reads a register: the read at 00:30 makes a fact (its difference to 00:00) until a
+      // correction turns 00:00 into an interval reading, which leaves 00:30 without predecessor.
+      const reg = registerRead;
+      const fold = newFold();
+      fold.fold(reg(0, 100), 1);
+      fold.fold(reg(30, 101.5), 2);
+      expect(row15(fold.flush().partials, reg(30, 0).intervalStart)).toMatchObject({ values: { importKwh: 1.5 } });
+      fold.fold(reg(0, 0.4, 'interval', true), 3);
+      const partials = fold.flush().partials;
+      expect(row15(partials, reg(30, 0).intervalStart)).toMatchObject({ removed: true });
+      expect(row15(partials, reg(0, 0).intervalStart)).toMatchObject({ removed: false, values: { importKwh: 0.4 } });
+      expect(fold.snapshot(meter15m, '15m').map((r) => r.bucket)).toEqual([reg(0, 0).intervalStart]);
+    });
   });
 
   it('rejects a meter that is not in the registry with a typed error', () => {

@@ -2,6 +2,7 @@ import { MeterflowError } from '../../core/errors.ts';
 import type { Channel, Meter, MeterReading } from '../../schemas/reading.ts';
 import {
   type AnyMonoidMeasure,
+  bucketMinutes,
   bucketOf,
   compareRows,
   expectedCount,
@@ -45,7 +46,12 @@ import { type FactChange, MeterChannelSeries } from './meter-channel-series.ts';
  * slices and yield to the event loop in between.
  *
  * Memory, beyond the series: per grain, each (member, bucket) keeps its sorted fact starts and its
- * partial; per view and grain, each row keeps its members sorted by key.
+ * partial; per view and grain, each row keeps its members sorted by key. Per-meter views at their
+ * finest grain (ViewGrain.transient) keep neither once flushed: there a row is a bucket of one
+ * meter, i.e. about one reading, and keeping it doubled the fold's memory. Measured on simulated
+ * 15-minute data with every catalog view (.scratch-style probe in bench/fold.bench.ts, "heap"):
+ * about 1.1 KB of heap per reading held (compact winner, fact, its lifts, the coarser member
+ * buckets and rows), down from 2.1 KB when finest-grain rows were kept.
  *
  * Speed (what keeps it ≥ 100k readings/s; see bench/fold.bench.ts): no strings or luxon per
  * reading (members, buckets per zone and interval start, row links are cached), measures that do
@@ -149,6 +155,14 @@ interface ViewGrain {
   slots: number[];
   /** Row key → bucket → row. */
   rows: Map<string, Map<number, RowEntry>>;
+  /**
+   * Rows of this view grain are not kept once flushed: a per-meter view at its finest grain,
+   * where a row holds a meter's few facts of one 15-minute or hourly bucket. Kept, they were
+   * most of the fold's memory (a row, a member bucket and their partials per reading); rebuilt
+   * from the meter's facts, they cost one refold of those few facts when a copy for the bucket
+   * comes again (a re-send, a correction).
+   */
+  transient: boolean;
 }
 
 interface RowEntry {
@@ -173,6 +187,8 @@ export class ViewFold {
   /** Per grain index, the view grains that serve it. */
   private readonly viewGrainsOf: readonly ViewGrain[][];
   private readonly viewGrains: readonly ViewGrain[];
+  /** Per grain index: rows and member buckets dropped after each flush (ViewGrain.transient). */
+  private readonly transient: readonly boolean[];
   private readonly members = new Map<string, Partial<Record<Channel, Member>>>();
   private readonly zoneBuckets = new Map<string, Map<number, number[]>>();
   /** Dirty rows not in `queue` (unsorted). */
@@ -199,7 +215,7 @@ export class ViewFold {
     this.views.forEach((view, v) => {
       for (const grain of view.grains) {
         const slots = view.monoidMeasures.map((m) => slotOfName.get(m.name) as number);
-        viewGrains.push({ index: viewGrains.length, view, view_: v, grain, rank: 0, slots, rows: new Map() });
+        viewGrains.push({ index: viewGrains.length, view, view_: v, grain, rank: 0, slots, rows: new Map(), transient: false });
       }
     });
     const order = [...viewGrains].sort((a, b) => compareStrings(a.view.name, b.view.name) || compareStrings(a.grain, b.grain));
@@ -209,6 +225,9 @@ export class ViewFold {
     });
     this.viewGrains = viewGrains;
     this.viewGrainsOf = this.grains.map((g) => viewGrains.filter((vg) => vg.grain === g));
+    // All view grains of a grain share its member buckets, so the grain is transient for all or none.
+    this.transient = this.viewGrainsOf.map((vgs) => vgs.every(isTransient));
+    for (const vg of viewGrains) vg.transient = this.transient[this.grains.indexOf(vg.grain)] as boolean;
   }
 
   /** Folds one reading read at `offset` of this fold's partition. Re-folding the same copy is a no-op. */
@@ -317,6 +336,7 @@ export class ViewFold {
       const { view, grain, key, bucket, states, values } = this.computeRow(row);
       partials[i] = { view, grain, key, bucket, states, values, removed };
       if (removed) row.home.delete(row.bucket);
+      else if (row.vg.transient) this.evict(row);
     }
     const batchConflicts = this.batchConflicts;
     this.batchConflicts = 0;
@@ -336,6 +356,7 @@ export class ViewFold {
       row.dirty = false;
       if (row.members.length === 0) row.home.delete(row.bucket);
     }
+    for (const row of rows) if (row.vg.transient && row.members.length > 0) this.evict(row);
     this.pending = [];
     this.queue = [];
     this.queuePos = 0;
@@ -347,11 +368,28 @@ export class ViewFold {
     const out: ViewRow[] = [];
     for (const vg of this.viewGrains) {
       if (vg.view.name !== view.name || vg.grain !== grain) continue;
+      if (vg.transient) this.materializeAll(this.grains.indexOf(grain));
       for (const byBucket of vg.rows.values()) {
         for (const row of byBucket.values()) if (row.members.length > 0) out.push(this.computeRow(row));
       }
+      if (vg.transient) {
+        for (const byBucket of vg.rows.values())
+          for (const row of [...byBucket.values()]) if (!row.dirty && row.members.length > 0) this.evict(row);
+      }
     }
     return out.sort(compareRows);
+  }
+
+  /** Every bucket of a transient grain back in memory, without marking anything dirty. */
+  private materializeAll(g: number): void {
+    for (const channels of this.members.values()) {
+      for (const member of Object.values(channels)) {
+        for (const start of member.series.factStartsIn(Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY)) {
+          const bucket = (this.bucketsAt(member, start) as number[])[g] as number;
+          if (!this.rowInMemory(member, g, bucket)) this.materialize(member, g, bucket, false);
+        }
+      }
+    }
   }
 
   get throughOffset(): number | undefined {
@@ -384,6 +422,11 @@ export class ViewFold {
       const bucket = buckets[g] as number;
       const byBucket = member.buckets[g] as Map<number, MemberBucket>;
       let mb = byBucket.get(bucket);
+      if (mb === undefined && this.transient[g] && !this.rowInMemory(member, g, bucket)) {
+        // The series already holds the change: the rebuilt row is its state after it.
+        this.materialize(member, g, bucket, true);
+        continue;
+      }
       const created = mb === undefined;
       if (mb === undefined) {
         mb = { member, grain: g, bucket, starts: [], partial: this.zeroPartial(), stale: false, rows: [], marked: -1 };
@@ -421,8 +464,64 @@ export class ViewFold {
     }
   }
 
+  private rowInMemory(member: Member, g: number, bucket: number): boolean {
+    const vg = (this.viewGrainsOf[g] as ViewGrain[])[0] as ViewGrain;
+    const home = member.rowsByBucket[vg.index] ?? vg.rows.get(member.rowKeys[vg.view_] as string);
+    return home?.get(bucket) !== undefined;
+  }
+
+  /**
+   * Rebuilds the rows of a transient grain's bucket from the facts of the meter's channels (the
+   * rows' members). With no fact left, an empty row is marked dirty so the flush removes the
+   * stored one. `dirty` false: for reading the state (snapshot), not for writing it again.
+   */
+  private materialize(member: Member, g: number, bucket: number, dirty: boolean): void {
+    const grain = this.grains[g] as GrainId;
+    const to = bucket + bucketMinutes(grain, bucket, member.timeZone) * 60_000;
+    const channels = this.members.get(member.series.meter.meterId) ?? {};
+    let any = false;
+    for (const sibling of Object.values(channels)) {
+      const starts = sibling.series.factStartsIn(bucket, to);
+      if (starts.length === 0) continue;
+      const mb: MemberBucket = {
+        member: sibling,
+        grain: g,
+        bucket,
+        starts,
+        partial: this.zeroPartial(),
+        stale: true,
+        rows: [],
+        marked: -1,
+      };
+      (sibling.buckets[g] as Map<number, MemberBucket>).set(bucket, mb);
+      this.attach(mb, dirty);
+      any = true;
+    }
+    if (any || !dirty) return;
+    for (const vg of this.viewGrainsOf[g] as ViewGrain[]) {
+      const key = member.rowKeys[vg.view_] as string;
+      let home = vg.rows.get(key);
+      if (home === undefined) {
+        home = new Map();
+        vg.rows.set(key, home);
+      }
+      const row: RowEntry = { vg, key, bucket, home, members: [], dirty: false };
+      home.set(bucket, row);
+      this.markDirty(row);
+    }
+  }
+
+  /** Drops a flushed row of a transient grain with its member buckets, once none of their rows is dirty. */
+  private evict(row: RowEntry): void {
+    for (const mb of row.members) for (const r of mb.rows) if (r.dirty) return;
+    for (const mb of row.members) {
+      (mb.member.buckets[mb.grain] as Map<number, MemberBucket>).delete(mb.bucket);
+      for (const r of mb.rows) r.home.delete(r.bucket);
+    }
+  }
+
   /** Links a new member bucket to its row in every view serving its grain (creating rows as needed). */
-  private attach(mb: MemberBucket): void {
+  private attach(mb: MemberBucket, dirty = true): void {
     const member = mb.member;
     for (const vg of this.viewGrainsOf[mb.grain] as ViewGrain[]) {
       const key = member.rowKeys[vg.view_] as string;
@@ -442,7 +541,7 @@ export class ViewFold {
       }
       insertMember(row.members, mb);
       mb.rows.push(row);
-      this.markDirty(row);
+      if (dirty) this.markDirty(row);
     }
     mb.marked = this.epoch;
   }
@@ -528,6 +627,14 @@ export class ViewFold {
 }
 
 const NO_CONTEXT = Object.freeze({ grain: '15m', bucket: 0 }) as { grain: GrainId; bucket: number };
+
+/** A per-meter view at its finest grain (15 minutes or an hour): see ViewGrain.transient. */
+function isTransient(vg: ViewGrain): boolean {
+  const { view, grain } = vg;
+  return (
+    (grain === '15m' || grain === 'hour') && view.grains[0] === grain && view.dimensions.length === 1 && view.dimensions[0] === 'meter'
+  );
+}
 
 function slotOf(measure: AnyMonoidMeasure): Slot {
   const monoid = measure.monoid;
