@@ -325,35 +325,56 @@ export class SpeedLayer {
     return run;
   }
 
+  /**
+   * Partition by partition: rows and checkpoint to Cassandra, then the view changes to Kafka. The
+   * publication of one partition's changes overlaps the Cassandra write of the next (two different
+   * services), but publications stay one at a time, in order: the producer is idempotent, and
+   * kafkajs does not keep sequence numbers right across concurrent sends.
+   */
   private async flushWorkers(): Promise<void> {
-    for (const worker of [...this.workers.values()]) {
-      const pending = worker.takeFlush();
-      if (pending === undefined) continue;
-      await this.writeWithRetry(pending);
-      worker.flushed(pending);
-      speedMetrics.partials.set({ partition: String(worker.partition) }, 0);
+    let publishing: Promise<void> = Promise.resolve();
+    try {
+      for (const worker of [...this.workers.values()]) {
+        const pending = worker.takeFlush();
+        if (pending === undefined) continue;
+        await this.writeWithRetry(pending);
+        publishing = publishing.then(async () => {
+          await this.withRetry(pending.partition, () =>
+            publishViewChanges(this.producer, this.config.kafka.topics.viewChanges.name, this.viewsByName, pending),
+          );
+          worker.flushed(pending);
+          speedMetrics.partials.set({ partition: String(worker.partition) }, 0);
+        });
+      }
+    } finally {
+      await publishing;
     }
   }
 
-  /** Retries until Cassandra takes the flush; the consumer is paused meanwhile (back-pressure). */
+  /** Rows first, then the checkpoint, retried until Cassandra takes them. */
   private async writeWithRetry(f: PendingFlush): Promise<void> {
+    const started = process.hrtime.bigint();
+    await this.withRetry(f.partition, async () => {
+      // A reader that sees "caught up through X" finds every row of X in Cassandra. (A crash in
+      // between leaves rows ahead of the checkpoint, which the rebuild rewrites with equal values.)
+      await this.store.writeRows(f.generation, f.partition, f.throughOffset, f.rows);
+      await this.store.writeCheckpoint({
+        generation: f.generation,
+        partition: f.partition,
+        throughOffset: f.throughOffset,
+        caughtUp: f.caughtUp,
+      });
+    });
+    speedMetrics.flushSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    speedMetrics.flushedRows.inc(f.rows.length);
+  }
+
+  /** Retries a flush step until it succeeds; the consumer is paused meanwhile (back-pressure). */
+  private async withRetry(partition: number, step: () => Promise<void>): Promise<void> {
     let delay = this.config.speed.retryMinMs;
     for (let attempt = 1; ; attempt++) {
-      const started = process.hrtime.bigint();
       try {
-        // Rows first, then the checkpoint: a reader that sees "caught up through X" finds every row
-        // of X in Cassandra. (A crash in between leaves rows ahead of the checkpoint, which the
-        // rebuild rewrites with equal values.)
-        await this.store.writeRows(f.generation, f.partition, f.throughOffset, f.rows);
-        await this.store.writeCheckpoint({
-          generation: f.generation,
-          partition: f.partition,
-          throughOffset: f.throughOffset,
-          caughtUp: f.caughtUp,
-        });
-        await publishViewChanges(this.producer, this.config.kafka.topics.viewChanges.name, this.viewsByName, f);
-        speedMetrics.flushSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-        speedMetrics.flushedRows.inc(f.rows.length);
+        await step();
         if (this.paused) {
           this.consumer.resume([{ topic: this.topic }]);
           this.paused = false;
@@ -366,10 +387,7 @@ export class SpeedLayer {
           this.consumer.pause([{ topic: this.topic }]);
           this.paused = true;
         }
-        this.log.warn(
-          { err: (err as Error).message, attempt, delayMs: delay, partition: f.partition },
-          'flush failed; consumer paused, retrying',
-        );
+        this.log.warn({ err: (err as Error).message, attempt, delayMs: delay, partition }, 'flush failed; consumer paused, retrying');
         if (this.stopped && attempt >= 3) throw err;
         await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(this.config.speed.retryMaxMs, delay * 2);
