@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Three projects (`npm test` runs unit and integration):
+ * Two projects, both run by `npm test`:
  * - unit: pure code, no services (`*.test.ts` beside the code);
  * - integration: real Kafka and Cassandra (`*.int.test.ts`), started once by the global setup
  *   (test/support/global-setup.ts) on their own ports and state folder, stopped at the end.
@@ -13,7 +13,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['**/*.test.ts'],
-          exclude: ['**/*.int.test.ts', '**/*.proof.test.ts', 'node_modules/**', '.meterflow/**'],
+          exclude: ['**/*.int.test.ts', 'node_modules/**', '.meterflow/**'],
           testTimeout: 20_000,
         },
       },
@@ -26,19 +26,6 @@ export default defineConfig({
           testTimeout: 180_000,
           hookTimeout: 300_000,
           // Two cores and two JVMs: test files share the services, one file at a time.
-          fileParallelism: false,
-        },
-      },
-      {
-        // The long proofs of issue 8 (end to end over the real CLI, the failure matrix): not part of
-        // `npm test` until they pass within its time budget; `npm run test:proof`.
-        test: {
-          name: 'proof',
-          include: ['**/*.proof.test.ts'],
-          exclude: ['node_modules/**', '.meterflow/**'],
-          globalSetup: ['test/support/global-setup.ts'],
-          testTimeout: 600_000,
-          hookTimeout: 300_000,
           fileParallelism: false,
         },
       },
