@@ -34,9 +34,15 @@ describe('toolchain checks', () => {
 
   it('refuses Java 21 and the old 1.8 numbering, saying which version it found', async () => {
     process.env.PATH = pathWith({ java: `echo 'openjdk version "21.0.2" 2024-01-16' >&2` });
-    await expect(checkJava()).rejects.toMatchObject({ code: 'MF_JAVA_VERSION', message: expect.stringMatching(/found Java 21, need Java 17/) });
+    await expect(checkJava()).rejects.toMatchObject({
+      code: 'MF_JAVA_VERSION',
+      message: expect.stringMatching(/found Java 21, need Java 17/),
+    });
     process.env.PATH = pathWith({ java: `echo 'java version "1.8.0_402"' >&2` });
-    await expect(checkJava()).rejects.toMatchObject({ code: 'MF_JAVA_VERSION', message: expect.stringMatching(/found Java 8, need Java 17/) });
+    await expect(checkJava()).rejects.toMatchObject({
+      code: 'MF_JAVA_VERSION',
+      message: expect.stringMatching(/found Java 8, need Java 17/),
+    });
   });
 
   it('names the fix when there is no mvn on PATH, and reads the version line of a real one', async () => {
