@@ -108,6 +108,12 @@ describe('batch layer on real Kafka and Cassandra', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
+  it('an archive --once stopped before the end of the topic fails (MF_ARCHIVE_INTERRUPTED) instead of reporting success', async () => {
+    const stopped = runArchiver({ config, log, kafka: createKafka(config, log), once: true, signal: AbortSignal.abort() });
+    await expect(stopped).rejects.toMatchObject({ code: 'MF_ARCHIVE_INTERRUPTED' });
+    expect((await readMasterManifest(layout.masterManifest))?.files.length ?? 0).toBe(0);
+  });
+
   it('archives every offset exactly once across a crash before the manifest write and a re-run', async () => {
     let written = 0;
     const crashing = runArchiver({

@@ -69,16 +69,23 @@ export function registerBatchCommands(program: Command): void {
       const progress = createProgress('archive', total, 'records', log);
       const signal = untilSignal();
       const result = await withCassandra(config, (cassandra) =>
-        withLease(new JobLeases(cassandra), 'archive', config.batch.jobs.leaseTtlSeconds, log, (leaseLost) =>
-          runArchiver({
-            config,
-            log,
-            kafka: createKafka(config, log),
-            layout: layoutFor(config),
-            once: opts.once === true,
-            signal: AbortSignal.any([signal, leaseLost]),
-            onProgress: (n) => progress.update(n),
-          }),
+        withLease(
+          new JobLeases(cassandra),
+          'archive',
+          config.batch.jobs.leaseTtlSeconds,
+          log,
+          (leaseLost) =>
+            runArchiver({
+              config,
+              log,
+              kafka: createKafka(config, log),
+              layout: layoutFor(config),
+              once: opts.once === true,
+              signal: AbortSignal.any([signal, leaseLost]),
+              onProgress: (n) => progress.update(n),
+            }),
+          // Continuous archivers stand by for the lease (a second one is a hot spare); --once fails fast.
+          opts.once ? undefined : { standby: true, signal },
         ),
       ).finally(() => progress.stop());
       print(

@@ -208,7 +208,7 @@ export const configSchema = z.strictObject({
       dataDir: z.string().min(1).optional(),
       archive: z
         .strictObject({
-          /** Consumer group of the archiver (offsets come from the master manifest, never from this group's commits). */
+          /** Prefix of the archiver's consumer group, one per run (offsets come from the master manifest, never from commits). */
           groupId: z.string().min(1).default('meterflow-archiver'),
           /** A partition's buffer is written as one Parquet file once it holds this many readings... */
           flushReadings: z.number().int().min(1).max(10_000_000).default(500_000),

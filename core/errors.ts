@@ -43,6 +43,8 @@ export const ERRORS = {
   MF_BATCH_MANIFEST_INVALID: { status: 500, retriable: false },
   MF_BATCH_VERSION_UNKNOWN: { status: 404, retriable: false },
   MF_BATCH_FAILED: { status: 500, retriable: false },
+  /** `archive --once` stopped (signal, lost lease) before reaching the end of the topic it saw at start. */
+  MF_ARCHIVE_INTERRUPTED: { status: 503, retriable: true },
   /** The view query API: a view name that is not declared; an Accept header naming no format served. */
   MF_VIEW_UNKNOWN: { status: 404, retriable: false },
   MF_NOT_ACCEPTABLE: { status: 406, retriable: false },

@@ -80,6 +80,37 @@ describe('job leases on real Cassandra', () => {
     expect(await new JobLeases(b).holder('exclusive')).toBeUndefined();
   });
 
+  it('a standby waits for the lease and runs once the holder is done; aborting the wait fails with MF_JOB_LEASE_HELD', async () => {
+    const order: string[] = [];
+    const first = withLease(new JobLeases(a), 'standby', 3, log, async () => {
+      order.push('first started');
+      await sleep(2_000);
+      order.push('first done');
+    });
+    await sleep(300);
+    const standby = withLease(
+      new JobLeases(b),
+      'standby',
+      3,
+      log,
+      async () => {
+        order.push('standby started');
+      },
+      { standby: true },
+    );
+    await Promise.all([first, standby]);
+    expect(order).toEqual(['first started', 'first done', 'standby started']);
+
+    const holding = withLease(new JobLeases(a), 'standby', 3, log, () => sleep(2_000));
+    await sleep(300);
+    const controller = new AbortController();
+    const gaveUp = withLease(new JobLeases(b), 'standby', 3, log, async () => 'ran', { standby: true, signal: controller.signal });
+    await sleep(500);
+    controller.abort();
+    await expect(gaveUp).rejects.toMatchObject({ code: 'MF_JOB_LEASE_HELD' });
+    await holding;
+  });
+
   it('the scheduler runs a job on its cron expression under the lease', async () => {
     const outcomes: string[] = [];
     const scheduler = startScheduler(

@@ -4,6 +4,18 @@ import type { CassandraClient } from '../core/cassandra.ts';
 import { MeterflowError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
 /** Who holds a lease: host, pid and a random part (two runs in one process are two holders). */
 export function newHolderId(): string {
   return `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
@@ -60,9 +72,17 @@ export interface LeaseRun<T> {
   result?: T;
 }
 
+export interface LeaseWait {
+  /** Wait for the lease instead of failing: a standby that takes over when the holder stops or dies. */
+  standby: true;
+  /** Stops waiting (MF_JOB_LEASE_HELD is thrown then). */
+  signal?: AbortSignal;
+}
+
 /**
  * Runs `work` under the lease of `job`, renewing it every third of the TTL. Throws
- * MF_JOB_LEASE_HELD when another worker holds it. If a renewal finds the lease lost, `signal`
+ * MF_JOB_LEASE_HELD when another worker holds it, or, with `wait.standby`, polls until it is free
+ * (a holder killed -9 frees it when its TTL runs out). If a renewal finds the lease lost, `signal`
  * aborts so the work stops before publishing anything.
  */
 export async function withLease<T>(
@@ -71,13 +91,18 @@ export async function withLease<T>(
   ttlSeconds: number,
   log: Logger,
   work: (signal: AbortSignal) => Promise<T>,
+  wait?: LeaseWait,
 ): Promise<T> {
   const holder = newHolderId();
-  if (!(await leases.acquire(job, holder, ttlSeconds))) {
+  for (let announced = false; !(await leases.acquire(job, holder, ttlSeconds)); announced = true) {
     const other = await leases.holder(job).catch(() => undefined);
-    throw new MeterflowError('MF_JOB_LEASE_HELD', `job ${job} is running elsewhere (lease held by ${other ?? 'another worker'})`, {
-      details: { job, holder: other },
-    });
+    if (wait === undefined || wait.signal?.aborted) {
+      throw new MeterflowError('MF_JOB_LEASE_HELD', `job ${job} is running elsewhere (lease held by ${other ?? 'another worker'})`, {
+        details: { job, holder: other },
+      });
+    }
+    if (!announced) log.info({ job, holder: other }, 'job lease held elsewhere; standing by until it is free');
+    await sleep(Math.max(500, (ttlSeconds * 1000) / 3), wait.signal);
   }
   const controller = new AbortController();
   const renewal = setInterval(

@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import type { EachBatchPayload } from 'kafkajs';
 import type { Config } from '../../core/config.ts';
+import { MeterflowError } from '../../core/errors.ts';
 import type { Kafka } from '../../core/kafka.ts';
 import type { Logger } from '../../core/logger.ts';
 import { decodeReading } from '../../schemas/avro/codec.ts';
@@ -13,7 +15,11 @@ export interface ArchiveOptions {
   log: Logger;
   kafka: Kafka;
   layout?: BatchLayout;
-  /** Archive up to the high watermarks seen at start, then return; otherwise run until `signal` aborts. */
+  /**
+   * Archive up to the high watermarks seen at start, then return; otherwise run until `signal`
+   * aborts. A `once` run aborted before it got there throws MF_ARCHIVE_INTERRUPTED (after writing
+   * what it had read), so a caller never takes a cut-short run for a complete one.
+   */
   once?: boolean;
   signal?: AbortSignal;
   hooks?: MasterWriterHooks;
@@ -37,6 +43,11 @@ export interface ArchiveResult {
  * the manifest alone decides where archiving resumes. Records are kept exactly as received
  * (duplicates, corrections, late readings); undecodable ones are counted and skipped (the speed
  * layer dead-letters them).
+ *
+ * The consumer group is the run's own (`<groupId>.<random>`): with no commits the group only
+ * hands out partitions, and one archiver runs at a time under the job lease. A shared group id
+ * would make a restarted archiver wait for the session of the one killed -9 before it (60 s)
+ * to expire before getting any partition.
  */
 export async function runArchiver(o: ArchiveOptions): Promise<ArchiveResult> {
   const started = Date.now();
@@ -49,7 +60,7 @@ export async function runArchiver(o: ArchiveOptions): Promise<ArchiveResult> {
   let skipped = 0;
   const admin = o.kafka.admin();
   const consumer = o.kafka.consumer({
-    groupId: settings.groupId,
+    groupId: `${settings.groupId}.${randomUUID().slice(0, 8)}`,
     sessionTimeout: 60_000,
     rebalanceTimeout: 60_000,
     heartbeatInterval: 3_000,
@@ -171,6 +182,14 @@ export async function runArchiver(o: ArchiveOptions): Promise<ArchiveResult> {
     await consumer.stop();
     // Continuous mode stopping (or --once aborted): what is buffered is written, so nothing read is lost.
     for (const f of await writer.flushAll()) files.push(f);
+    if (o.once && pending.size > 0) {
+      const r = result();
+      throw new MeterflowError(
+        'MF_ARCHIVE_INTERRUPTED',
+        `archive --once stopped before the end of the topic (${r.readings} readings archived, partitions ${[...pending].join(', ')} unfinished); run it again to continue`,
+        { details: { ...r, unfinished: [...pending] } },
+      );
+    }
     return result();
   } finally {
     clearInterval(timer);
